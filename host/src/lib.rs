@@ -1,0 +1,19 @@
+//! tke-recycle: recycle Kubernetes nodes of a Tencent Kubernetes Engine cluster safely.
+//!
+//! The host owns every access to the cluster and the cloud; the runbook and the pre-check policies
+//! are WebAssembly components that get narrow, typed capabilities through the WIT package in
+//! `wit/`. Module map:
+//!
+//! - [`engine`]: the wasmtime engine, compile cache, limits, and calling modules fail-closed.
+//! - [`bindings`]: the host side of each WIT import.
+//! - [`snapshot`]: the compact cluster model and the indexed view policies query.
+//! - [`checks`]: running a set of policies for a phase and collecting findings.
+//! - [`bundled`]: the modules built from `policies/` and embedded in the binary.
+//! - [`cli`]: the `tke-recycle` command line.
+
+pub mod bindings;
+pub mod bundled;
+pub mod checks;
+pub mod cli;
+pub mod engine;
+pub mod snapshot;

@@ -1,0 +1,1 @@
+//! The compact cluster model and the indexed view that policies query.

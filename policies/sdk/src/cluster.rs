@@ -1,0 +1,239 @@
+//! The read-only cluster a policy queries: the host's snapshot inside Wasm, an in-memory one in
+//! native tests and benchmarks.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::selectors::{label_selector_matches, pod_is_finished};
+use crate::{
+    CoveringPdb, LabelSelector, Node, NodeSummary, ObjectRef, Pdb, Pod, Resources, SnapshotInfo,
+    Workload, WorkloadKind,
+};
+
+/// The queries of the `cluster` interface. Object safe, so decision code takes `&dyn Cluster`.
+pub trait Cluster {
+    /// What the snapshot is of.
+    fn info(&self) -> SnapshotInfo;
+    /// Every node with allocatable and requested totals.
+    fn nodes(&self) -> Vec<NodeSummary>;
+    /// One node by name.
+    fn node(&self, name: &str) -> Option<NodeSummary>;
+    /// Pods bound to a node.
+    fn pods_on_node(&self, node: &str) -> Vec<Pod>;
+    /// Pods in a namespace matched by a selector.
+    fn pods_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<Pod>;
+    /// Nodes running an unfinished pod matched by the selector in one of the namespaces.
+    fn nodes_with_pods_matching(
+        &self,
+        namespaces: &[String],
+        selector: &LabelSelector,
+    ) -> Vec<String>;
+    /// PDBs covering any of the pods, each with the pods it covers.
+    fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb>;
+    /// One workload.
+    fn workload(&self, namespace: &str, kind: &WorkloadKind, name: &str) -> Option<Workload>;
+}
+
+/// The host's snapshot, through the `cluster` imports. Only usable inside a component.
+pub struct HostCluster;
+
+#[cfg(target_arch = "wasm32")]
+impl Cluster for HostCluster {
+    fn info(&self) -> SnapshotInfo {
+        crate::bindings::tke::recycle::cluster::info()
+    }
+    fn nodes(&self) -> Vec<NodeSummary> {
+        crate::bindings::tke::recycle::cluster::nodes()
+    }
+    fn node(&self, name: &str) -> Option<NodeSummary> {
+        crate::bindings::tke::recycle::cluster::node(name)
+    }
+    fn pods_on_node(&self, node: &str) -> Vec<Pod> {
+        crate::bindings::tke::recycle::cluster::pods_on_node(node)
+    }
+    fn pods_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<Pod> {
+        crate::bindings::tke::recycle::cluster::pods_matching(namespace, selector)
+    }
+    fn nodes_with_pods_matching(
+        &self,
+        namespaces: &[String],
+        selector: &LabelSelector,
+    ) -> Vec<String> {
+        crate::bindings::tke::recycle::cluster::nodes_with_pods_matching(namespaces, selector)
+    }
+    fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb> {
+        crate::bindings::tke::recycle::cluster::pdbs_covering(pods)
+    }
+    fn workload(&self, namespace: &str, kind: &WorkloadKind, name: &str) -> Option<Workload> {
+        crate::bindings::tke::recycle::cluster::find_workload(namespace, kind, name)
+    }
+}
+
+/// The snapshot file: the compact model as JSON, exactly what `tke-recycle snapshot` writes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotFile {
+    /// TKE cluster ID, when known.
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// When it was taken, Unix seconds.
+    #[serde(default)]
+    pub taken_at: u64,
+    /// Nodes.
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    /// Pods.
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    /// PodDisruptionBudgets.
+    #[serde(default)]
+    pub pdbs: Vec<Pdb>,
+    /// Workloads.
+    #[serde(default)]
+    pub workloads: Vec<Workload>,
+}
+
+/// An in-memory [`Cluster`] for native tests and benchmarks, with the host's query semantics.
+pub struct MemoryCluster {
+    snapshot: SnapshotFile,
+    pods_by_node: HashMap<String, Vec<usize>>,
+}
+
+impl MemoryCluster {
+    /// Index a snapshot.
+    pub fn new(snapshot: SnapshotFile) -> Self {
+        let mut pods_by_node: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, pod) in snapshot.pods.iter().enumerate() {
+            if let Some(node) = &pod.node_name {
+                pods_by_node.entry(node.clone()).or_default().push(i);
+            }
+        }
+        Self {
+            snapshot,
+            pods_by_node,
+        }
+    }
+
+    /// Parse and index a snapshot file's JSON.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json).map(Self::new)
+    }
+
+    fn summary(&self, node: &Node) -> NodeSummary {
+        let mut requested = Resources {
+            cpu_millis: 0,
+            memory_bytes: 0,
+            pods: 0,
+            ephemeral_storage_bytes: 0,
+            extended: Vec::new(),
+        };
+        for &i in self.pods_by_node.get(&node.name).into_iter().flatten() {
+            let pod = &self.snapshot.pods[i];
+            if !pod_is_finished(pod) {
+                crate::quantity::add_resources(&mut requested, &pod.requests);
+                requested.pods += 1;
+            }
+        }
+        NodeSummary {
+            node: node.clone(),
+            requested,
+        }
+    }
+}
+
+impl Cluster for MemoryCluster {
+    fn info(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            cluster_id: self.snapshot.cluster_id.clone(),
+            taken_at: self.snapshot.taken_at,
+            node_count: u32::try_from(self.snapshot.nodes.len()).unwrap_or(u32::MAX),
+            pod_count: u32::try_from(self.snapshot.pods.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn nodes(&self) -> Vec<NodeSummary> {
+        self.snapshot
+            .nodes
+            .iter()
+            .map(|n| self.summary(n))
+            .collect()
+    }
+
+    fn node(&self, name: &str) -> Option<NodeSummary> {
+        self.snapshot
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| self.summary(n))
+    }
+
+    fn pods_on_node(&self, node: &str) -> Vec<Pod> {
+        self.pods_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.snapshot.pods[i].clone())
+            .collect()
+    }
+
+    fn pods_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<Pod> {
+        self.snapshot
+            .pods
+            .iter()
+            .filter(|p| p.namespace == namespace && label_selector_matches(selector, &p.labels))
+            .cloned()
+            .collect()
+    }
+
+    fn nodes_with_pods_matching(
+        &self,
+        namespaces: &[String],
+        selector: &LabelSelector,
+    ) -> Vec<String> {
+        let mut nodes: Vec<String> = self
+            .snapshot
+            .pods
+            .iter()
+            .filter(|p| namespaces.contains(&p.namespace) && !pod_is_finished(p))
+            .filter(|p| label_selector_matches(selector, &p.labels))
+            .filter_map(|p| p.node_name.clone())
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb> {
+        self.snapshot
+            .pdbs
+            .iter()
+            .filter_map(|pdb| {
+                let covered: Vec<String> = pods
+                    .iter()
+                    .filter(|r| r.namespace.as_deref() == Some(pdb.namespace.as_str()))
+                    .filter_map(|r| {
+                        self.snapshot
+                            .pods
+                            .iter()
+                            .find(|p| p.namespace == pdb.namespace && p.name == r.name)
+                    })
+                    .filter(|p| label_selector_matches(&pdb.selector, &p.labels))
+                    .map(|p| p.name.clone())
+                    .collect();
+                (!covered.is_empty()).then(|| CoveringPdb {
+                    pdb: pdb.clone(),
+                    pods: covered,
+                })
+            })
+            .collect()
+    }
+
+    fn workload(&self, namespace: &str, kind: &WorkloadKind, name: &str) -> Option<Workload> {
+        self.snapshot
+            .workloads
+            .iter()
+            .find(|w| w.namespace == namespace && &w.kind == kind && w.name == name)
+            .cloned()
+    }
+}
