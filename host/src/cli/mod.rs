@@ -1,14 +1,23 @@
-//! The `tke-recycle` command line: clap derive, one file per subcommand.
+//! The `tke-recycle` command line: clap derive, one file per subcommand, shared flag groups in
+//! [`args`]. `main` is thin: parse, run, print the error chain once, map to an exit code.
 //!
-//! Exit codes (also in `--help` and the README): 0 the checks passed or the command succeeded;
+//! Exit codes (also in `--help` and the README): 0 the command succeeded and no policy denied;
 //! 1 a policy denied (an answer, not a failure); 2 bad usage, configuration or input; 3 the command
 //! could not complete (cluster or cloud unreachable, a step failed).
 
+mod args;
+mod output;
+mod policy;
+mod policy_check;
+mod policy_list;
+
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// Exit code: success, or every check passed.
+pub use args::UsageError;
+
+/// Exit code: success, and no policy denied.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: a policy denied.
 pub const EXIT_DENY: u8 = 1;
@@ -17,7 +26,14 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the command could not complete.
 pub const EXIT_FAILED: u8 = 3;
 
-const EXIT_CODES_HELP: &str = "Exit codes:\n  0  success; every check passed (warnings allowed)\n  1  a policy denied\n  2  bad usage, configuration or input\n  3  the command could not complete (cluster or cloud unreachable, a step failed)";
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success; no policy denied (warnings allowed)
+  1  a policy denied
+  2  bad usage, configuration or input
+  3  the command could not complete (cluster or cloud unreachable, a step failed)
+
+Logs go to stderr; set TKE_RECYCLE_LOG (e.g. debug, or tke_recycle=trace) to see more.";
 
 /// Recycle TKE nodes safely: check, cordon, drain, remove keeping the VM, add back, verify.
 #[derive(Debug, Parser)]
@@ -30,12 +46,63 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// List policies and check them offline against a snapshot file.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
 
 /// Parse the command line, run, print errors once, return the exit code.
 pub fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::from(EXIT_OK)
+    init_logging();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        // clap prints usage errors with exit code 2 and --help/--version with 0.
+        Err(e) => e.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Policy(cmd) => cmd.execute(policy::sub_matches(&matches)).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code_for(&err))
+        }
+    }
+}
+
+/// Bad input (usage, configuration, an unreadable snapshot) is 2; anything else is 3.
+fn exit_code_for(err: &anyhow::Error) -> u8 {
+    let is_input = err
+        .chain()
+        .any(|e| e.is::<UsageError>() || e.is::<crate::snapshot::SnapshotError>());
+    if is_input { EXIT_USAGE } else { EXIT_FAILED }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TKE_RECYCLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[cfg(test)]
