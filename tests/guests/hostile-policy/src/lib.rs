@@ -1,0 +1,129 @@
+//! A test-only policy that misbehaves on request. `{"behave": "..."}` picks the misbehaviour;
+//! the sandbox probes report what the guest could see as `info` findings so the host's tests can
+//! assert on them. Never bundled.
+
+use std::hint::black_box;
+
+use serde::Deserialize;
+use tke_recycle_policy_sdk::{
+    CheckRequest, Cluster, Finding, ModuleInfo, Policy, Severity, finding, object_ref,
+    parse_settings,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    behave: String,
+}
+
+struct Hostile;
+
+fn observed(code: &str, message: String) -> Vec<Finding> {
+    vec![
+        finding(
+            code,
+            Severity::Info,
+            object_ref("Policy", None, "hostile-policy"),
+        )
+        .message(message)
+        .build(),
+    ]
+}
+
+#[allow(unconditional_recursion, reason = "unbounded recursion is the point")]
+fn recurse(depth: u64) -> u64 {
+    black_box(recurse(black_box(depth + 1))) + 1
+}
+
+impl Policy for Hostile {
+    fn info() -> ModuleInfo {
+        ModuleInfo {
+            name: "hostile-policy".into(),
+            version: "0.0.0".into(),
+            description: "misbehaves on purpose".into(),
+        }
+    }
+
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        let s: Settings = parse_settings(settings)?;
+        if s.behave == "reject-settings" {
+            return Err(
+                "behave: \"reject-settings\" is rejected on purpose; use another value".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn check(request: &CheckRequest, _cluster: &dyn Cluster) -> Result<Vec<Finding>, String> {
+        let s: Settings = parse_settings(&request.settings)?;
+        match s.behave.as_str() {
+            "read-file" => Ok(observed(
+                "probe.file",
+                match std::fs::read_to_string("/etc/passwd") {
+                    Ok(text) => format!("read /etc/passwd: {} bytes", text.len()),
+                    Err(e) => format!("cannot read /etc/passwd: {e}"),
+                },
+            )),
+            "socket" => Ok(observed(
+                "probe.socket",
+                match std::net::TcpStream::connect("127.0.0.1:22") {
+                    Ok(_) => "connected to 127.0.0.1:22".into(),
+                    Err(e) => format!("cannot connect: {e}"),
+                },
+            )),
+            "env" => Ok(observed(
+                "probe.env",
+                format!(
+                    "{} environment variables, {} arguments",
+                    std::env::vars().count(),
+                    std::env::args().count()
+                ),
+            )),
+            "clock" => Ok(observed(
+                "probe.clock",
+                format!(
+                    "wall clock says {} s since 1970",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(u64::MAX)
+                ),
+            )),
+            "loop" => loop {
+                black_box(request.targets.len());
+            },
+            "allocate" => {
+                // Touch every page so that nothing can optimise the allocation away.
+                let mut memory = vec![0u8; 1 << 30];
+                for i in (0..memory.len()).step_by(4096) {
+                    memory[i] = 1;
+                }
+                Ok(observed(
+                    "probe.allocate",
+                    format!("touched {} bytes", black_box(&memory).len()),
+                ))
+            }
+            "recurse" => Ok(observed("probe.recurse", format!("depth {}", recurse(0)))),
+            "panic" => panic!("hostile policy panicked on purpose"),
+            "many-findings" => Ok((0..100_000)
+                .map(|i| {
+                    finding(
+                        "probe.many",
+                        Severity::Info,
+                        object_ref("Node", None, &i.to_string()),
+                    )
+                    .build()
+                })
+                .collect()),
+            "huge-message" => Ok(observed("probe.huge", "x".repeat(10 << 20))),
+            "bad-code" => Ok(observed(
+                "Not A Code",
+                "a finding with a free-text code".into(),
+            )),
+            "undecided" => Err("cannot decide on purpose".into()),
+            other => Err(format!("behave: unknown value {other:?}")),
+        }
+    }
+}
+
+tke_recycle_policy_sdk::export_policy!(Hostile);

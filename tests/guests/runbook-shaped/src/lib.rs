@@ -1,0 +1,32 @@
+//! A test-only component of the `runbook` world. Loaded as a policy it must be refused: it
+//! exports `run`, not `validate-settings` and `check`.
+
+#![allow(unsafe_code, missing_docs, reason = "generated bindings")]
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "runbook",
+    generate_all,
+});
+
+use exports::tke::recycle::module_info::Info;
+
+struct RunbookShaped;
+
+impl exports::tke::recycle::module_info::Guest for RunbookShaped {
+    fn describe() -> Info {
+        Info {
+            name: "runbook-shaped".into(),
+            version: "0.0.0".into(),
+            description: "not a policy".into(),
+        }
+    }
+}
+
+impl Guest for RunbookShaped {
+    fn run(_request: RunRequest) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+export!(RunbookShaped);
