@@ -91,10 +91,10 @@ impl CompileCache {
                 module: module.to_owned(),
                 reason: format!("{e:#}"),
             })?;
-        if let Some(path) = &path {
-            if let Err(e) = write_atomically(path, &compiled) {
-                tracing::warn!(path = %path.display(), "cannot write the compile cache (continuing without it): {e}");
-            }
+        if let Some(path) = &path
+            && let Err(e) = write_atomically(path, &compiled)
+        {
+            tracing::warn!(path = %path.display(), "cannot write the compile cache (continuing without it): {e}");
         }
         // SAFETY: the bytes were produced just now by `precompile_component` of this engine.
         #[allow(unsafe_code, reason = "deserialising bytes this engine just produced")]

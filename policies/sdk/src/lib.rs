@@ -19,6 +19,7 @@ mod settings;
 /// snapshot file format, which is these records as JSON, loads natively too.
 #[allow(missing_docs, reason = "generated code; the WIT files carry the docs")]
 #[allow(unsafe_code, reason = "generated canonical-ABI glue")]
+#[allow(clippy::too_many_arguments, reason = "generated import signatures")]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",

@@ -2,6 +2,11 @@
 //! the sandbox probes report what the guest could see as `info` findings so the host's tests can
 //! assert on them. Never bundled.
 
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "only the component build exports the policy")
+)]
+
 use std::hint::black_box;
 
 use serde::Deserialize;
