@@ -6,6 +6,7 @@
 //! `cluster` interface. This module does no I/O beyond reading and writing snapshot files.
 
 mod selectors;
+mod synthetic;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::bindings::types::{Node, Pdb, Pod, Workload};
 
 pub use selectors::label_selector_matches;
+pub use synthetic::{node_name as synthetic_node_name, synthetic};
 pub use view::ClusterView;
 
 /// One consistent read of the cluster, as the snapshot file stores it.

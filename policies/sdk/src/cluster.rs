@@ -94,24 +94,51 @@ pub struct SnapshotFile {
     pub workloads: Vec<Workload>,
 }
 
-/// An in-memory [`Cluster`] for native tests and benchmarks, with the host's query semantics.
+/// An in-memory [`Cluster`] for native tests and benchmarks, with the host's query semantics and
+/// the same indexes (nodes by name, pods by node, requested totals computed once), so that a
+/// native run of a policy is a fair baseline for the same policy in Wasm.
 pub struct MemoryCluster {
     snapshot: SnapshotFile,
+    node_by_name: HashMap<String, usize>,
     pods_by_node: HashMap<String, Vec<usize>>,
+    requested: Vec<Resources>,
 }
 
 impl MemoryCluster {
     /// Index a snapshot.
     pub fn new(snapshot: SnapshotFile) -> Self {
+        let node_by_name: HashMap<String, usize> = snapshot
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         let mut pods_by_node: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut requested = vec![
+            Resources {
+                cpu_millis: 0,
+                memory_bytes: 0,
+                pods: 0,
+                ephemeral_storage_bytes: 0,
+                extended: Vec::new()
+            };
+            snapshot.nodes.len()
+        ];
         for (i, pod) in snapshot.pods.iter().enumerate() {
-            if let Some(node) = &pod.node_name {
-                pods_by_node.entry(node.clone()).or_default().push(i);
+            let Some(node) = &pod.node_name else { continue };
+            pods_by_node.entry(node.clone()).or_default().push(i);
+            if let Some(&n) = node_by_name.get(node)
+                && !pod_is_finished(pod)
+            {
+                crate::quantity::add_resources(&mut requested[n], &pod.requests);
+                requested[n].pods += 1;
             }
         }
         Self {
             snapshot,
+            node_by_name,
             pods_by_node,
+            requested,
         }
     }
 
@@ -120,24 +147,10 @@ impl MemoryCluster {
         serde_json::from_str(json).map(Self::new)
     }
 
-    fn summary(&self, node: &Node) -> NodeSummary {
-        let mut requested = Resources {
-            cpu_millis: 0,
-            memory_bytes: 0,
-            pods: 0,
-            ephemeral_storage_bytes: 0,
-            extended: Vec::new(),
-        };
-        for &i in self.pods_by_node.get(&node.name).into_iter().flatten() {
-            let pod = &self.snapshot.pods[i];
-            if !pod_is_finished(pod) {
-                crate::quantity::add_resources(&mut requested, &pod.requests);
-                requested.pods += 1;
-            }
-        }
+    fn summary(&self, i: usize) -> NodeSummary {
         NodeSummary {
-            node: node.clone(),
-            requested,
+            node: self.snapshot.nodes[i].clone(),
+            requested: self.requested[i].clone(),
         }
     }
 }
@@ -153,19 +166,13 @@ impl Cluster for MemoryCluster {
     }
 
     fn nodes(&self) -> Vec<NodeSummary> {
-        self.snapshot
-            .nodes
-            .iter()
-            .map(|n| self.summary(n))
+        (0..self.snapshot.nodes.len())
+            .map(|i| self.summary(i))
             .collect()
     }
 
     fn node(&self, name: &str) -> Option<NodeSummary> {
-        self.snapshot
-            .nodes
-            .iter()
-            .find(|n| n.name == name)
-            .map(|n| self.summary(n))
+        self.node_by_name.get(name).map(|&i| self.summary(i))
     }
 
     fn pods_on_node(&self, node: &str) -> Vec<Pod> {

@@ -1,7 +1,12 @@
 //! A test-only policy that imports `tke:recycle/operations` and cordons its targets: what a
 //! malicious or careless team policy might try. The host must refuse it at load.
 
-#![allow(unsafe_code, missing_docs, clippy::too_many_arguments, reason = "generated bindings")]
+#![allow(
+    unsafe_code,
+    missing_docs,
+    clippy::too_many_arguments,
+    reason = "generated bindings"
+)]
 
 wit_bindgen::generate!({
     path: "../../../wit",
