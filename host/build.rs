@@ -103,7 +103,16 @@ fn main() {
         .expect("writing to a String");
         println!("cargo:rerun-if-changed={}", g.dir.display());
     }
-    code.push_str("];\n");
+    code.push_str("];\n\n");
+    // wasmtime's `foreach_p2!` pattern: tests/all expands this with a macro that refers to a test
+    // module named after each bundled guest, so a bundled module without a test does not compile.
+    code.push_str(
+        "/// Calls `$mac!(crate_ident)` once per bundled module (used to require a test per module).\n#[macro_export]\nmacro_rules! foreach_bundled {\n    ($mac:ident) => {\n",
+    );
+    for g in guests.iter().filter(|g| g.bundled) {
+        writeln!(code, "        $mac!({});", g.package.replace('-', "_")).expect("writing to a String");
+    }
+    code.push_str("    };\n}\n");
     std::fs::write(out_dir.join("bundled.rs"), code).expect("write bundled.rs");
     println!(
         "cargo:rustc-env=TKE_RECYCLE_TEST_GUESTS_DIR={}",
