@@ -10,10 +10,12 @@
 //! cloud; a policy only reads the snapshot it is handed.
 
 mod cluster;
+pub mod drain;
 mod findings;
 pub mod quantity;
 pub mod selectors;
 mod settings;
+pub mod testkit;
 
 /// Generated bindings for the `policy` world (`wit/worlds.wit`). Types derive serde so that the
 /// snapshot file format, which is these records as JSON, loads natively too.
@@ -35,8 +37,8 @@ pub use bindings::exports::tke::recycle::module_info::Info as ModuleInfo;
 pub use bindings::tke::recycle::log::Level as LogLevel;
 pub use bindings::tke::recycle::types::*;
 pub use cluster::{Cluster, HostCluster, MemoryCluster, SnapshotFile};
-pub use findings::{FindingBuilder, finding, node_ref, object_ref, pod_ref};
-pub use settings::{SeverityOverrides, parse_settings};
+pub use findings::{FindingBuilder, finding, node_ref, object_ref, pod_ref, unknown_node};
+pub use settings::{SeverityOverrides, parse_settings, parse_severity};
 
 /// A policy: pure decisions over the snapshot.
 pub trait Policy {

@@ -1,0 +1,367 @@
+//! The placement simulation: where would the scheduler put the pods that a drain evicts?
+//!
+//! A pure function of the node summaries, the target names and the pods to place. It mirrors the
+//! default kube-scheduler filters that the compact model can express, in the scheduler's order:
+//! node unschedulable (targets, cordoned and not-Ready nodes), taints with effect NoSchedule or
+//! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
+//! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
+//! local PVs, and required pod anti-affinity (the pod's own terms and, symmetrically, those of the
+//! pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
+//! since the snapshot has no creation times); each goes to the feasible node that stays least
+//! allocated in cpu and memory (the default `LeastAllocated` score), ties to the lowest name.
+//!
+//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), required
+//! pod affinity, topology spread constraints, host ports, and the anti-affinity terms of pods that
+//! stay where they are (the `cluster` interface has no query for them; see the README).
+
+use std::collections::{BTreeMap, HashSet};
+
+use tke_recycle_policy_sdk::quantity::extended;
+use tke_recycle_policy_sdk::selectors::{
+    label_selector_matches, pod_node_affinity_allows, untolerated_taint,
+};
+use tke_recycle_policy_sdk::{Node, NodeSummary, Pod, PodAffinityTerm, Resources, VolumeSource};
+
+/// A pod that the drain evicts and its controller re-creates, with the topology domains that
+/// required anti-affinity keeps it out of.
+#[derive(Debug, Clone)]
+pub struct Moving {
+    /// The evicted pod; its replacement has the same spec.
+    pub pod: Pod,
+    /// `(topology key, value)` pairs where it may not go.
+    pub forbidden: HashSet<(String, String)>,
+}
+
+impl Moving {
+    /// A pod with no anti-affinity domains known yet.
+    pub fn new(pod: Pod) -> Self {
+        Self {
+            pod,
+            forbidden: HashSet::new(),
+        }
+    }
+}
+
+/// Why a node cannot take a pod. The order is the scheduler's filter order, which is also the
+/// order of the reasons in a summary with equal counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Misfit {
+    /// The node is one of the targets of this recycle.
+    Recycled,
+    /// The node is not Ready.
+    NotReady,
+    /// The node is cordoned.
+    Cordoned,
+    /// A NoSchedule/NoExecute taint (`key=value`) the pod does not tolerate.
+    Taint(String),
+    /// nodeSelector or required node affinity does not match.
+    NodeAffinity,
+    /// Not enough of a resource (`cpu`, `memory`, `pods`, `ephemeral-storage`, or an extended one).
+    Insufficient(String),
+    /// A local PV the pod uses is pinned to another node.
+    VolumePinned,
+    /// Required pod anti-affinity forbids the node's topology domain.
+    AntiAffinity,
+}
+
+impl Misfit {
+    fn describe(&self) -> String {
+        match self {
+            Self::Recycled => "being recycled".into(),
+            Self::NotReady => "not ready".into(),
+            Self::Cordoned => "cordoned".into(),
+            Self::Taint(t) => format!("taint {t} not tolerated"),
+            Self::NodeAffinity => "node selector/affinity mismatch".into(),
+            Self::Insufficient(r) => format!("insufficient {r}"),
+            Self::VolumePinned => "volume node affinity conflict".into(),
+            Self::AntiAffinity => "pod anti-affinity".into(),
+        }
+    }
+}
+
+/// A pod that fits on no node.
+#[derive(Debug, Clone)]
+pub struct Unplaced {
+    /// The pod.
+    pub pod: Pod,
+    /// Scheduler-style summary: `0/41 nodes: 30 insufficient memory, 11 taint dedicated=gpu not
+    /// tolerated`.
+    pub summary: String,
+    /// The reasons with their node counts, most frequent first.
+    pub reasons: Vec<(Misfit, u32)>,
+}
+
+/// Requested and allocatable totals over the nodes that stay schedulable, after placement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allocation {
+    /// Number of schedulable nodes counted.
+    pub nodes: u32,
+    /// Requested cpu, millicores.
+    pub cpu_requested: u64,
+    /// Allocatable cpu, millicores.
+    pub cpu_allocatable: u64,
+    /// Requested memory, bytes.
+    pub memory_requested: u64,
+    /// Allocatable memory, bytes.
+    pub memory_allocatable: u64,
+}
+
+/// What the simulation found.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Pods placed, with the node each landed on, in placement order.
+    pub placed: Vec<(Pod, String)>,
+    /// Pods that fit nowhere, in placement order.
+    pub unplaced: Vec<Unplaced>,
+    /// How many evicted pods land on each node.
+    pub incoming: BTreeMap<String, u32>,
+    /// Allocation of the schedulable nodes afterwards.
+    pub allocation: Allocation,
+}
+
+struct SimNode<'a> {
+    node: &'a Node,
+    requested: Resources,
+    gate: Option<Misfit>,
+}
+
+/// Place `moving` onto `nodes` as the scheduler would after the targets are cordoned and drained.
+pub fn simulate(
+    nodes: &[NodeSummary],
+    targets: &HashSet<&str>,
+    mut moving: Vec<Moving>,
+) -> Outcome {
+    let mut sim: Vec<SimNode<'_>> = nodes
+        .iter()
+        .map(|s| SimNode {
+            node: &s.node,
+            requested: s.requested.clone(),
+            gate: if targets.contains(s.node.name.as_str()) {
+                Some(Misfit::Recycled)
+            } else if !s.node.ready {
+                Some(Misfit::NotReady)
+            } else if s.node.unschedulable {
+                Some(Misfit::Cordoned)
+            } else {
+                None
+            },
+        })
+        .collect();
+    moving.sort_by(|a, b| {
+        b.pod
+            .priority
+            .cmp(&a.pod.priority)
+            .then_with(|| a.pod.namespace.cmp(&b.pod.namespace))
+            .then_with(|| a.pod.name.cmp(&b.pod.name))
+    });
+
+    let total = sim.len();
+    let mut outcome = Outcome::default();
+    let mut misfits = Vec::new();
+    for i in 0..moving.len() {
+        let (done, rest) = moving.split_at_mut(i + 1);
+        let current = &done[i];
+        let mut best: Option<(u64, usize)> = None;
+        for (n, node) in sim.iter().enumerate() {
+            misfits.clear();
+            check(current, node, &mut misfits);
+            if misfits.is_empty() {
+                let score =
+                    least_allocated_score(&node.requested, &node.node.allocatable, &current.pod);
+                if best.is_none_or(|(s, _)| score > s) {
+                    best = Some((score, n));
+                }
+            }
+        }
+        let Some((_, n)) = best else {
+            outcome.unplaced.push(explain(current, &sim, total));
+            continue;
+        };
+        let chosen = &mut sim[n];
+        tke_recycle_policy_sdk::quantity::add_resources(
+            &mut chosen.requested,
+            &current.pod.requests,
+        );
+        chosen.requested.pods = chosen.requested.pods.saturating_add(1);
+        *outcome
+            .incoming
+            .entry(chosen.node.name.clone())
+            .or_default() += 1;
+        for later in rest.iter_mut() {
+            forbid_after_placement(current, chosen.node, later);
+        }
+        outcome
+            .placed
+            .push((current.pod.clone(), chosen.node.name.clone()));
+    }
+
+    for node in sim.iter().filter(|n| n.gate.is_none()) {
+        let a = &mut outcome.allocation;
+        a.nodes += 1;
+        a.cpu_requested += node.requested.cpu_millis;
+        a.cpu_allocatable += node.node.allocatable.cpu_millis;
+        a.memory_requested += node.requested.memory_bytes;
+        a.memory_allocatable += node.node.allocatable.memory_bytes;
+    }
+    outcome
+}
+
+/// Every reason `node` rejects the pod, in the scheduler's order; empty when it fits. Like the
+/// scheduler, the first failing filter decides; resource fit lists every short resource.
+fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
+    if let Some(gate) = &node.gate {
+        out.push(gate.clone());
+        return;
+    }
+    let pod = &m.pod;
+    if let Some(taint) = untolerated_taint(pod, node.node) {
+        out.push(Misfit::Taint(if taint.value.is_empty() {
+            taint.key.clone()
+        } else {
+            format!("{}={}", taint.key, taint.value)
+        }));
+        return;
+    }
+    if !pod_node_affinity_allows(pod, node.node) {
+        out.push(Misfit::NodeAffinity);
+        return;
+    }
+    let alloc = &node.node.allocatable;
+    let used = &node.requested;
+    if used.pods.saturating_add(1) > alloc.pods {
+        out.push(Misfit::Insufficient("pods".into()));
+    }
+    let short = |want: u64, have: u64, used: u64| want > 0 && want > have.saturating_sub(used);
+    if short(pod.requests.cpu_millis, alloc.cpu_millis, used.cpu_millis) {
+        out.push(Misfit::Insufficient("cpu".into()));
+    }
+    if short(
+        pod.requests.memory_bytes,
+        alloc.memory_bytes,
+        used.memory_bytes,
+    ) {
+        out.push(Misfit::Insufficient("memory".into()));
+    }
+    if short(
+        pod.requests.ephemeral_storage_bytes,
+        alloc.ephemeral_storage_bytes,
+        used.ephemeral_storage_bytes,
+    ) {
+        out.push(Misfit::Insufficient("ephemeral-storage".into()));
+    }
+    for ext in &pod.requests.extended {
+        if short(
+            ext.amount,
+            extended(alloc, &ext.name),
+            extended(used, &ext.name),
+        ) {
+            out.push(Misfit::Insufficient(ext.name.clone()));
+        }
+    }
+    if !out.is_empty() {
+        return;
+    }
+    let pinned_elsewhere = pod.volumes.iter().any(|v| match &v.source {
+        VolumeSource::PersistentVolumeClaim(c) => {
+            c.pinned_node.as_ref().is_some_and(|p| *p != node.node.name)
+        }
+        _ => false,
+    });
+    if pinned_elsewhere {
+        out.push(Misfit::VolumePinned);
+        return;
+    }
+    if m.forbidden
+        .iter()
+        .any(|(key, value)| node_label(node.node, key) == Some(value.as_str()))
+    {
+        out.push(Misfit::AntiAffinity);
+    }
+}
+
+/// The scheduler's `LeastAllocated` score in thousandths: the mean free share of cpu and memory
+/// after placing the pod.
+fn least_allocated_score(used: &Resources, alloc: &Resources, pod: &Pod) -> u64 {
+    let free = |alloc: u64, used: u64, want: u64| {
+        if alloc == 0 {
+            return 0;
+        }
+        let left = alloc.saturating_sub(used.saturating_add(want));
+        u64::try_from(u128::from(left) * 1000 / u128::from(alloc)).unwrap_or(0)
+    };
+    free(alloc.cpu_millis, used.cpu_millis, pod.requests.cpu_millis)
+        + free(
+            alloc.memory_bytes,
+            used.memory_bytes,
+            pod.requests.memory_bytes,
+        )
+}
+
+fn explain(m: &Moving, sim: &[SimNode<'_>], total: usize) -> Unplaced {
+    let mut counts: BTreeMap<Misfit, u32> = BTreeMap::new();
+    let mut misfits = Vec::new();
+    for node in sim {
+        misfits.clear();
+        check(m, node, &mut misfits);
+        for misfit in misfits.drain(..) {
+            *counts.entry(misfit).or_default() += 1;
+        }
+    }
+    let mut reasons: Vec<(Misfit, u32)> = counts.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let parts: Vec<String> = reasons
+        .iter()
+        .map(|(m, n)| format!("{n} {}", m.describe()))
+        .collect();
+    let summary = if parts.is_empty() {
+        format!("0/{total} nodes")
+    } else {
+        format!("0/{total} nodes: {}", parts.join(", "))
+    };
+    Unplaced {
+        pod: m.pod.clone(),
+        summary,
+        reasons,
+    }
+}
+
+/// After `placed` landed on `node`, keep `later` out of that node's topology domains where an
+/// anti-affinity term (of `later`, or of `placed`: the rule is symmetric) says so.
+fn forbid_after_placement(placed: &Moving, node: &Node, later: &mut Moving) {
+    for term in &later.pod.required_anti_affinity {
+        if term_selects(term, &later.pod.namespace, &placed.pod)
+            && let Some(value) = node_label(node, &term.topology_key)
+        {
+            later
+                .forbidden
+                .insert((term.topology_key.clone(), value.to_owned()));
+        }
+    }
+    for term in &placed.pod.required_anti_affinity {
+        if term_selects(term, &placed.pod.namespace, &later.pod)
+            && let Some(value) = node_label(node, &term.topology_key)
+        {
+            later
+                .forbidden
+                .insert((term.topology_key.clone(), value.to_owned()));
+        }
+    }
+}
+
+/// Whether an affinity term of a pod in `own_namespace` selects `other`.
+pub fn term_selects(term: &PodAffinityTerm, own_namespace: &str, other: &Pod) -> bool {
+    let in_scope = if term.namespaces.is_empty() {
+        other.namespace == own_namespace
+    } else {
+        term.namespaces.contains(&other.namespace)
+    };
+    in_scope && label_selector_matches(&term.selector, &other.labels)
+}
+
+/// A node label's value.
+pub fn node_label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    node.labels
+        .iter()
+        .find(|l| l.key == key)
+        .map(|l| l.value.as_str())
+}
