@@ -13,7 +13,8 @@
 mod settings;
 pub mod simulate;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use settings::Settings;
 use simulate::{Moving, Outcome, node_label};
@@ -54,12 +55,12 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
     let settings = Settings::parse(&request.settings)?;
     let mut nodes = cluster.nodes();
     nodes.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-    let index: HashMap<&str, usize> = nodes
+    let index: BTreeMap<&str, usize> = nodes
         .iter()
         .enumerate()
         .map(|(i, s)| (s.node.name.as_str(), i))
         .collect();
-    let targets: HashSet<&str> = request.targets.iter().map(String::as_str).collect();
+    let targets: BTreeSet<&str> = request.targets.iter().map(String::as_str).collect();
 
     let mut findings = Vec::new();
     let mut moving = Vec::new();
@@ -79,7 +80,7 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
 
     // Required anti-affinity against pods that stay put: one query per distinct term. Pods on the
     // targets do not count here; they move, and the simulation tracks where they land.
-    let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+    let mut seen: BTreeMap<String, Rc<simulate::Domains>> = BTreeMap::new();
     for m in &mut moving {
         for term in &m.pod.required_anti_affinity {
             let namespaces = if term.namespaces.is_empty() {
@@ -87,18 +88,24 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
             } else {
                 term.namespaces.clone()
             };
-            let key = format!("{namespaces:?}{:?}", term.selector);
-            let hosts = seen
-                .entry(key)
-                .or_insert_with(|| cluster.nodes_with_pods_matching(&namespaces, &term.selector));
-            for host in hosts.iter().filter(|h| !targets.contains(h.as_str())) {
-                let Some(&i) = index.get(host.as_str()) else {
-                    continue;
-                };
-                if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {
-                    m.forbidden
-                        .insert((term.topology_key.clone(), value.to_owned()));
+            let key = format!("{namespaces:?}{:?}{}", term.selector, term.topology_key);
+            let domains = seen.entry(key).or_insert_with(|| {
+                let mut domains = simulate::Domains::new();
+                for host in cluster.nodes_with_pods_matching(&namespaces, &term.selector) {
+                    if targets.contains(host.as_str()) {
+                        continue;
+                    }
+                    let Some(&i) = index.get(host.as_str()) else {
+                        continue;
+                    };
+                    if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {
+                        simulate::forbid(&mut domains, &term.topology_key, value);
+                    }
                 }
+                Rc::new(domains)
+            });
+            if !domains.is_empty() {
+                m.shared.push(Rc::clone(domains));
             }
         }
     }

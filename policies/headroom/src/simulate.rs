@@ -8,13 +8,16 @@
 //! local PVs, and required pod anti-affinity (the pod's own terms and, symmetrically, those of the
 //! pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
 //! since the snapshot has no creation times); each goes to the feasible node that stays least
-//! allocated in cpu and memory (the default `LeastAllocated` score), ties to the lowest name.
+//! allocated in cpu and memory (the default `LeastAllocated` score, ranked before placement), ties
+//! to the lowest name.
 //!
 //! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), required
 //! pod affinity, topology spread constraints, host ports, and the anti-affinity terms of pods that
 //! stay where they are (the `cluster` interface has no query for them; see the README).
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use tke_recycle_policy_sdk::quantity::extended;
 use tke_recycle_policy_sdk::selectors::{
@@ -28,17 +31,33 @@ use tke_recycle_policy_sdk::{Node, NodeSummary, Pod, PodAffinityTerm, Resources,
 pub struct Moving {
     /// The evicted pod; its replacement has the same spec.
     pub pod: Pod,
-    /// `(topology key, value)` pairs where it may not go.
-    pub forbidden: HashSet<(String, String)>,
+    /// Domains found before the simulation (pods that stay put), shared between the pods with the
+    /// same anti-affinity term: a term matching pods on every node is 5,000 domains.
+    pub shared: Vec<Rc<Domains>>,
+    /// Domains added during the simulation by pods placed before this one.
+    pub forbidden: Domains,
 }
+
+/// Topology key -> the values (domains) of it where a pod may not go.
+pub type Domains = BTreeMap<String, BTreeSet<String>>;
 
 impl Moving {
     /// A pod with no anti-affinity domains known yet.
     pub fn new(pod: Pod) -> Self {
         Self {
             pod,
-            forbidden: HashSet::new(),
+            shared: Vec::new(),
+            forbidden: BTreeMap::new(),
         }
+    }
+}
+
+/// Add the domain `value` of `topology_key` to a pod's forbidden domains.
+pub fn forbid(forbidden: &mut Domains, topology_key: &str, value: &str) {
+    if let Some(values) = forbidden.get_mut(topology_key) {
+        values.insert(value.to_owned());
+    } else {
+        forbidden.insert(topology_key.to_owned(), BTreeSet::from([value.to_owned()]));
     }
 }
 
@@ -128,7 +147,7 @@ struct SimNode<'a> {
 /// Place `moving` onto `nodes` as the scheduler would after the targets are cordoned and drained.
 pub fn simulate(
     nodes: &[NodeSummary],
-    targets: &HashSet<&str>,
+    targets: &BTreeSet<&str>,
     mut moving: Vec<Moving>,
 ) -> Outcome {
     let mut sim: Vec<SimNode<'_>> = nodes
@@ -156,43 +175,60 @@ pub fn simulate(
     });
 
     let total = sim.len();
+    // Candidates, most free first: the LeastAllocated order, kept up to date after each placement,
+    // so that a pod that fits is placed after looking at a few nodes rather than all of them.
+    let mut order: BTreeSet<(Reverse<u64>, usize)> = sim
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.gate.is_none())
+        .map(|(i, n)| (Reverse(free_score(&n.requested, &n.node.allocatable)), i))
+        .collect();
+    // Capacity only shrinks and forbidden domains only grow during the simulation, so a pod
+    // identical to one that fitted nowhere fits nowhere either: reuse its explanation.
+    let mut failed_shapes: BTreeMap<String, (String, Vec<(Misfit, u32)>)> = BTreeMap::new();
     let mut outcome = Outcome::default();
     let mut misfits = Vec::new();
     for i in 0..moving.len() {
         let (done, rest) = moving.split_at_mut(i + 1);
         let current = &done[i];
-        let mut best: Option<(u64, usize)> = None;
-        for (n, node) in sim.iter().enumerate() {
-            misfits.clear();
-            check(current, node, &mut misfits);
-            if misfits.is_empty() {
-                let score =
-                    least_allocated_score(&node.requested, &node.node.allocatable, &current.pod);
-                if best.is_none_or(|(s, _)| score > s) {
-                    best = Some((score, n));
-                }
-            }
+        let shape = shape_of(&current.pod);
+        if let Some((summary, reasons)) = failed_shapes.get(&shape) {
+            outcome.unplaced.push(Unplaced {
+                pod: current.pod.clone(),
+                summary: summary.clone(),
+                reasons: reasons.clone(),
+            });
+            continue;
         }
-        let Some((_, n)) = best else {
-            outcome.unplaced.push(explain(current, &sim, total));
+        let chosen = order.iter().map(|&(_, n)| n).find(|&n| {
+            misfits.clear();
+            check(current, &sim[n], &mut misfits);
+            misfits.is_empty()
+        });
+        let Some(n) = chosen else {
+            let unplaced = explain(current, &sim, total);
+            failed_shapes.insert(shape, (unplaced.summary.clone(), unplaced.reasons.clone()));
+            outcome.unplaced.push(unplaced);
             continue;
         };
-        let chosen = &mut sim[n];
-        tke_recycle_policy_sdk::quantity::add_resources(
-            &mut chosen.requested,
-            &current.pod.requests,
-        );
-        chosen.requested.pods = chosen.requested.pods.saturating_add(1);
-        *outcome
-            .incoming
-            .entry(chosen.node.name.clone())
-            .or_default() += 1;
+        let node = &mut sim[n];
+        order.remove(&(
+            Reverse(free_score(&node.requested, &node.node.allocatable)),
+            n,
+        ));
+        tke_recycle_policy_sdk::quantity::add_resources(&mut node.requested, &current.pod.requests);
+        node.requested.pods = node.requested.pods.saturating_add(1);
+        order.insert((
+            Reverse(free_score(&node.requested, &node.node.allocatable)),
+            n,
+        ));
+        *outcome.incoming.entry(node.node.name.clone()).or_default() += 1;
         for later in rest.iter_mut() {
-            forbid_after_placement(current, chosen.node, later);
+            forbid_after_placement(current, node.node, later);
         }
         outcome
             .placed
-            .push((current.pod.clone(), chosen.node.name.clone()));
+            .push((current.pod.clone(), node.node.name.clone()));
     }
 
     for node in sim.iter().filter(|n| n.gate.is_none()) {
@@ -271,30 +307,43 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
         out.push(Misfit::VolumePinned);
         return;
     }
-    if m.forbidden
-        .iter()
-        .any(|(key, value)| node_label(node.node, key) == Some(value.as_str()))
-    {
+    let hit = |domains: &Domains| {
+        domains.iter().any(|(key, values)| {
+            node_label(node.node, key).is_some_and(|value| values.contains(value))
+        })
+    };
+    if hit(&m.forbidden) || m.shared.iter().any(|d| hit(d)) {
         out.push(Misfit::AntiAffinity);
     }
 }
 
-/// The scheduler's `LeastAllocated` score in thousandths: the mean free share of cpu and memory
-/// after placing the pod.
-fn least_allocated_score(used: &Resources, alloc: &Resources, pod: &Pod) -> u64 {
-    let free = |alloc: u64, used: u64, want: u64| {
+/// The scheduler's `LeastAllocated` score in thousandths: the free share of cpu plus that of
+/// memory. Ranking by it before placement equals ranking after placement on nodes of the same
+/// size, and is close on mixed sizes.
+fn free_score(used: &Resources, alloc: &Resources) -> u64 {
+    let free = |alloc: u64, used: u64| {
         if alloc == 0 {
             return 0;
         }
-        let left = alloc.saturating_sub(used.saturating_add(want));
+        let left = alloc.saturating_sub(used);
         u64::try_from(u128::from(left) * 1000 / u128::from(alloc)).unwrap_or(0)
     };
-    free(alloc.cpu_millis, used.cpu_millis, pod.requests.cpu_millis)
-        + free(
-            alloc.memory_bytes,
-            used.memory_bytes,
-            pod.requests.memory_bytes,
-        )
+    free(alloc.cpu_millis, used.cpu_millis) + free(alloc.memory_bytes, used.memory_bytes)
+}
+
+/// What decides where a pod may go, as one comparable key: pods of one workload share it.
+fn shape_of(pod: &Pod) -> String {
+    format!(
+        "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        pod.namespace,
+        pod.labels,
+        pod.requests,
+        pod.node_selector,
+        pod.required_node_affinity,
+        pod.tolerations,
+        pod.required_anti_affinity,
+        pod.volumes
+    )
 }
 
 fn explain(m: &Moving, sim: &[SimNode<'_>], total: usize) -> Unplaced {
@@ -332,18 +381,14 @@ fn forbid_after_placement(placed: &Moving, node: &Node, later: &mut Moving) {
         if term_selects(term, &later.pod.namespace, &placed.pod)
             && let Some(value) = node_label(node, &term.topology_key)
         {
-            later
-                .forbidden
-                .insert((term.topology_key.clone(), value.to_owned()));
+            forbid(&mut later.forbidden, &term.topology_key, value);
         }
     }
     for term in &placed.pod.required_anti_affinity {
         if term_selects(term, &placed.pod.namespace, &later.pod)
             && let Some(value) = node_label(node, &term.topology_key)
         {
-            later
-                .forbidden
-                .insert((term.topology_key.clone(), value.to_owned()));
+            forbid(&mut later.forbidden, &term.topology_key, value);
         }
     }
 }

@@ -304,3 +304,46 @@ fn fixture_no_room_for_memory_explains_like_the_scheduler() {
         f[0].message
     );
 }
+
+/// Not a benchmark (the lead's harness measures Wasm against native), but a guard against
+/// quadratic work: 5,000 nodes and 150,000 pods of 3,000 Deployments in 50 namespaces, a third of
+/// them with hostname anti-affinity against their own replicas. Run with
+/// `cargo test -p headroom --release -- --ignored --nocapture`.
+#[test]
+#[ignore = "scale check; meaningful in release builds only"]
+fn scale_5000_nodes_150000_pods() {
+    let mut w = SnapshotFile::default();
+    for n in 0..5000 {
+        let name = format!("10.0.{}.{}", n / 250, n % 250 + 1);
+        w.nodes.push(testkit::node(&name));
+        for p in 0..30 {
+            let d = (n * 30 + p) % 3000;
+            let app = format!("app-{d}");
+            let mut pod = testkit::pod(&format!("ns-{}", d % 50), &format!("{app}-{n}"), &name);
+            pod.owner = Some(testkit::owner(WorkloadKind::Deployment, &app));
+            pod.labels = testkit::labels(&[("app", &app)]);
+            pod.requests = testkit::resources(10, 16 * MI);
+            if d % 3 == 0 {
+                pod.required_anti_affinity.push(PodAffinityTerm {
+                    selector: testkit::selector(&[("app", &app)]),
+                    namespaces: vec![],
+                    topology_key: "kubernetes.io/hostname".into(),
+                });
+            }
+            w.pods.push(pod);
+        }
+    }
+    let cluster = MemoryCluster::new(w);
+    let request = testkit::request(&["10.0.0.1"], "{}");
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let findings = evaluate(&request, &cluster).expect("decides");
+        let elapsed = started.elapsed();
+        println!(
+            "round {round}: headroom on 5,000 nodes / 150,000 pods: {elapsed:?}, {} findings",
+            findings.len()
+        );
+        assert!(findings.is_empty(), "{findings:#?}");
+        assert!(elapsed.as_millis() < 1000, "{elapsed:?}");
+    }
+}

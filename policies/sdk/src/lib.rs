@@ -21,6 +21,10 @@ pub mod testkit;
 /// snapshot file format, which is these records as JSON, loads natively too.
 #[allow(missing_docs, reason = "generated code; the WIT files carry the docs")]
 #[allow(unsafe_code, reason = "generated canonical-ABI glue")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated code mirrors the WIT signatures"
+)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",

@@ -32,7 +32,7 @@ pub fn extended(resources: &Resources, name: &str) -> u64 {
 
 /// CPU as Kubernetes writes it: `1900m`, `2`.
 pub fn format_cpu(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}", millis / 1000)
     } else {
         format!("{millis}m")
@@ -51,7 +51,7 @@ pub fn format_bytes(bytes: u64) -> String {
         if bytes >= size {
             #[allow(clippy::cast_precision_loss, reason = "one decimal for humans")]
             let value = bytes as f64 / size as f64;
-            return if bytes % size == 0 {
+            return if bytes.is_multiple_of(size) {
                 format!("{}{unit}", bytes / size)
             } else {
                 format!("{value:.1}{unit}")

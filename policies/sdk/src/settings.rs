@@ -20,6 +20,12 @@ pub fn parse_settings<T: DeserializeOwned>(settings: &str) -> Result<T, String> 
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         format!("invalid settings: {e}; settings must be one JSON object, e.g. {{}}")
     })?;
+    if !value.is_object() {
+        // serde would read a struct from an array too; settings are named fields only.
+        return Err(format!(
+            "invalid settings: {value} is not a JSON object; write the fields by name, e.g. {{}}"
+        ));
+    }
     serde_json::from_value(value.clone()).map_err(|e| {
         match culprit::<T>(&value) {
             Some(field) => format!(
