@@ -94,12 +94,18 @@ pub fn assess(pdb: &Pdb, on_targets: &[&Pod], unhealthy: &[String]) -> Vec<Findi
                     status(pdb),
                     names(on_targets)
                 ))
-                .remedy(format!(
-                    "scale the workload to {} replicas, or set maxUnavailable: 1 (kubectl -n {} edit pdb {}); {NEVER_DELETE}",
-                    pdb.expected_pods + 1,
-                    pdb.namespace,
-                    pdb.name
-                ))
+                .remedy(match pdb.min_available {
+                    Some(_) => format!(
+                        "scale the workload to {} replicas, or replace minAvailable with maxUnavailable: 1 (kubectl -n {} edit pdb {}); {NEVER_DELETE}",
+                        pdb.expected_pods + 1,
+                        pdb.namespace,
+                        pdb.name
+                    ),
+                    None => format!(
+                        "set maxUnavailable: 1 (kubectl -n {} edit pdb {}); {NEVER_DELETE}",
+                        pdb.namespace, pdb.name
+                    ),
+                })
                 .build(),
         );
     } else if u32::try_from(healthy_on_targets.len()).unwrap_or(u32::MAX) > full {
