@@ -347,3 +347,28 @@ fn scale_5000_nodes_150000_pods() {
         assert!(elapsed.as_millis() < 1000, "{elapsed:?}");
     }
 }
+
+#[test]
+fn codes_list_and_readme_match_what_the_code_emits() {
+    let found = testkit::codes_in_source(
+        "headroom",
+        &[
+            include_str!("lib.rs"),
+            include_str!("settings.rs"),
+            include_str!("simulate.rs"),
+        ],
+    );
+    let mut listed: Vec<&str> = CODES.to_vec();
+    listed.sort_unstable();
+    assert_eq!(
+        found, listed,
+        "settings::CODES must list exactly the codes the policy emits"
+    );
+    let readme = include_str!("../../README.md");
+    for code in CODES {
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "{code} is not documented in policies/README.md"
+        );
+    }
+}

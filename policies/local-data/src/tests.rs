@@ -142,3 +142,24 @@ fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, expected, "{findings:#?}");
 }
+
+#[test]
+fn codes_list_and_readme_match_what_the_code_emits() {
+    let found = testkit::codes_in_source(
+        "local-data",
+        &[include_str!("lib.rs"), include_str!("settings.rs")],
+    );
+    let mut listed: Vec<&str> = CODES.to_vec();
+    listed.sort_unstable();
+    assert_eq!(
+        found, listed,
+        "settings::CODES must list exactly the codes the policy emits"
+    );
+    let readme = include_str!("../../README.md");
+    for code in CODES {
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "{code} is not documented in policies/README.md"
+        );
+    }
+}

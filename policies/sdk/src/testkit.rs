@@ -125,3 +125,96 @@ pub fn request(targets: &[&str], settings: &str) -> CheckRequest {
         affected: Vec::new(),
     }
 }
+
+/// Every string literal in `sources` that looks like a finding code of `policy`
+/// (`"<policy>.<rule>"`, rule in lower-case letters, digits and `-`), sorted and deduplicated.
+/// Each source is read up to its first `#[cfg(test)]`, so test modules may use made-up codes.
+/// With `include_str!` of a crate's sources it keeps the `CODES` list (what `severity_overrides`
+/// accepts) and the README in step with what the code emits.
+pub fn codes_in_source(policy: &str, sources: &[&str]) -> Vec<String> {
+    let needle = format!("\"{policy}.");
+    let mut codes: Vec<String> = sources
+        .iter()
+        .map(|source| source.split("#[cfg(test)]").next().unwrap_or_default())
+        .flat_map(|source| {
+            source
+                .match_indices(&needle)
+                .map(move |(i, _)| &source[i + 1..])
+        })
+        .filter_map(|rest| {
+            let end = rest.find('"')?;
+            let code = &rest[..end];
+            let rule = &code[policy.len() + 1..];
+            let valid = !rule.is_empty()
+                && rule
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            valid.then(|| code.to_owned())
+        })
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cluster, MemoryCluster, SnapshotFile, object_ref};
+
+    #[test]
+    fn finds_codes_in_string_literals_only() {
+        let src = r#"finding("pdb.zero-budget", ..); "pdb.bad code"; "pdb.exhausted" "pdbx.no"
+            #[cfg(test)] "pdb.made-up""#;
+        assert_eq!(
+            codes_in_source("pdb", &[src]),
+            ["pdb.exhausted", "pdb.zero-budget"]
+        );
+    }
+
+    #[test]
+    fn memory_cluster_answers_like_the_host() {
+        let mut web = pod("shop", "web-0", "10.0.1.11");
+        web.labels = labels(&[("app", "web")]);
+        let mut done = pod("shop", "web-old", "10.0.1.12");
+        done.labels = web.labels.clone();
+        done.phase = PodPhase::Succeeded;
+        let mut other_ns = pod("ops", "web-0", "10.0.1.13");
+        other_ns.labels = web.labels.clone();
+        let cluster = MemoryCluster::new(SnapshotFile {
+            nodes: vec![node("10.0.1.11"), node("10.0.1.12"), node("10.0.1.13")],
+            pods: vec![web, done, other_ns],
+            pdbs: vec![crate::Pdb {
+                namespace: "shop".into(),
+                name: "web".into(),
+                selector: selector(&[("app", "web")]),
+                min_available: None,
+                max_unavailable: Some(crate::IntOrPercent::Count(1)),
+                disruptions_allowed: 1,
+                current_healthy: 1,
+                desired_healthy: 0,
+                expected_pods: 1,
+                unhealthy_pod_eviction_policy: crate::UnhealthyPodEvictionPolicy::IfHealthyBudget,
+            }],
+            ..Default::default()
+        });
+        let app = selector(&[("app", "web")]);
+        assert_eq!(
+            cluster.nodes_with_pods_matching(&["shop".into()], &app),
+            ["10.0.1.11"],
+            "finished pods and other namespaces do not count"
+        );
+        assert_eq!(cluster.pods_matching("shop", &app).len(), 2);
+        assert_eq!(cluster.node("10.0.1.12").map(|n| n.requested.pods), Some(0));
+        assert_eq!(
+            cluster.node("10.0.1.11").map(|n| n.requested.cpu_millis),
+            Some(100)
+        );
+        let covering = cluster.pdbs_covering(&[
+            object_ref("Pod", Some("shop"), "web-0"),
+            object_ref("Pod", Some("ops"), "web-0"),
+        ]);
+        assert_eq!(covering.len(), 1);
+        assert_eq!(covering[0].pods, ["web-0"]);
+    }
+}

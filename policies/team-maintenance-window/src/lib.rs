@@ -203,6 +203,30 @@ mod tests {
     }
 
     #[test]
+    fn codes_list_and_readme_match_what_the_code_emits() {
+        let found = testkit::codes_in_source(
+            "team-maintenance-window",
+            &[include_str!("lib.rs"), include_str!("settings.rs")],
+        );
+        assert_eq!(
+            found,
+            CODES
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        let readme = include_str!("../../README.md");
+        for code in CODES {
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "{code} is not documented in policies/README.md"
+            );
+        }
+    }
+
+    #[test]
     fn deny_unknown_node() {
         let f = run(vec![], 0, SHANGHAI);
         assert_eq!(f[0].code, "team-maintenance-window.unknown-node");
