@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use settings::Settings;
-use simulate::{Moving, Outcome, node_label};
+use simulate::{Misfit, Moving, Outcome, node_label};
 use tke_recycle_policy_sdk::drain::{evicted_by_drain, is_replaced_after_eviction};
 use tke_recycle_policy_sdk::quantity::{format_bytes, format_cpu};
 use tke_recycle_policy_sdk::{
@@ -147,6 +147,21 @@ fn percent(part: u64, whole: u64) -> u64 {
     u64::try_from(u128::from(part) * 100 / u128::from(whole)).unwrap_or(u64::MAX)
 }
 
+/// What to do, from the most frequent reason that is not "the node is out anyway".
+fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
+    let main = reasons
+        .iter()
+        .map(|(m, _)| m)
+        .find(|m| !matches!(m, Misfit::Recycled | Misfit::NotReady | Misfit::Cordoned));
+    match main {
+        Some(Misfit::VolumePinned) => "its local volume is pinned to a node being recycled (see local-data.pinned-volume): move the data first".to_owned(),
+        Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
+        Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
+        Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),
+        _ => "add a schedulable node before recycling (every other node is cordoned or not ready)".to_owned(),
+    }
+}
+
 /// The findings for a simulation outcome (before severity overrides).
 pub fn findings_for(outcome: &Outcome, settings: &Settings, cluster_name: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -163,15 +178,7 @@ pub fn findings_for(outcome: &Outcome, settings: &Settings, cluster_name: &str) 
                 )
             })
             .unwrap_or_default();
-        let pinned = u
-            .reasons
-            .iter()
-            .any(|(m, _)| *m == simulate::Misfit::VolumePinned);
-        let remedy = if pinned {
-            "its local volume is pinned to a node being recycled (see local-data.pinned-volume): migrate the data first"
-        } else {
-            "add capacity before recycling (scale the node pool up by one node), lower the pod's requests, or widen its nodeSelector/affinity/tolerations"
-        };
+        let remedy = remedy_for(&u.reasons);
         findings.push(
             finding("headroom.unschedulable", Severity::Deny, pod_ref(&u.pod))
                 .message(format!(

@@ -287,6 +287,8 @@ macro_rules! snapshot {
 #[case::all_replicas_on_node(snapshot!("all-replicas-on-node.deny.json"), &[])]
 #[case::pdb_zero_budget(snapshot!("pdb-zero-budget.deny.json"), &[])]
 #[case::host_path_and_empty_dir(snapshot!("host-path-and-empty-dir.warn.json"), &[])]
+#[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &["headroom.unschedulable"])]
+#[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
     assert_eq!(codes(&findings), expected, "{findings:#?}");
@@ -371,4 +373,26 @@ fn codes_list_and_readme_match_what_the_code_emits() {
             "{code} is not documented in policies/README.md"
         );
     }
+}
+
+#[rstest]
+#[case::gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), "ml/trainer-", "0/3 nodes: 2 insufficient nvidia.com/gpu, 1 being recycled, 1 insufficient cpu, 1 insufficient memory", "enough nvidia.com/gpu")]
+#[case::anti_affinity(snapshot!("anti-affinity-no-spare-node.deny.json"), "infra/zookeeper-0", "0/3 nodes: 2 pod anti-affinity, 1 being recycled", "make the anti-affinity preferred")]
+fn fixture_explanations(
+    #[case] json: &str,
+    #[case] pod: &str,
+    #[case] summary: &str,
+    #[case] remedy: &str,
+) {
+    let f = fixture(json, TARGET);
+    assert!(
+        f[0].message.contains(pod) && f[0].message.ends_with(summary),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[0].remedy.as_deref().unwrap_or_default().contains(remedy),
+        "{:?}",
+        f[0].remedy
+    );
 }

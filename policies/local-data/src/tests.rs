@@ -135,6 +135,8 @@ macro_rules! snapshot {
 #[case::local_pv_pinned(snapshot!("local-pv-pinned.deny.json"), &["local-data.pinned-volume"])]
 #[case::host_path_and_empty_dir(snapshot!("host-path-and-empty-dir.warn.json"), &["local-data.host-path", "local-data.empty-dir", "local-data.host-path"])]
 #[case::no_room_for_memory(snapshot!("no-room-for-memory.deny.json"), &[])]
+#[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &[])]
+#[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let cluster = MemoryCluster::from_json(json).expect("fixture parses");
     let findings =

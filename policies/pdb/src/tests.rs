@@ -225,6 +225,8 @@ macro_rules! snapshot {
 #[case::pdb_exhausted_by_unhealthy(snapshot!("pdb-exhausted-by-unhealthy.warn.json"), &["pdb.exhausted", "pdb.unhealthy-pods"])]
 #[case::all_replicas_on_node(snapshot!("all-replicas-on-node.deny.json"), &[])]
 #[case::no_room_for_memory(snapshot!("no-room-for-memory.deny.json"), &[])]
+#[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &[])]
+#[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let cluster = MemoryCluster::from_json(json).expect("fixture parses");
     let findings = evaluate(&testkit::request(&[TARGET], "{}"), &cluster).expect("pdb decides");

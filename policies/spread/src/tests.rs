@@ -151,6 +151,8 @@ macro_rules! snapshot {
 #[case::pdb_exhausted_by_unhealthy(snapshot!("pdb-exhausted-by-unhealthy.warn.json"), &[])]
 #[case::local_pv_pinned(snapshot!("local-pv-pinned.deny.json"), &[])]
 #[case::image_pull_burst(snapshot!("image-pull-burst.warn.json"), &[])]
+#[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &[])]
+#[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let cluster = MemoryCluster::from_json(json).expect("fixture parses");
     let findings = evaluate(&testkit::request(&[TARGET], "{}"), &cluster).expect("spread decides");
