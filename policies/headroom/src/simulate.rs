@@ -186,6 +186,7 @@ pub fn simulate(
     // Capacity only shrinks and forbidden domains only grow during the simulation, so a pod
     // identical to one that fitted nowhere fits nowhere either: reuse its explanation.
     let mut failed_shapes: BTreeMap<String, (String, Vec<(Misfit, u32)>)> = BTreeMap::new();
+    let mut static_ok: BTreeMap<String, Vec<bool>> = BTreeMap::new();
     let mut outcome = Outcome::default();
     let mut misfits = Vec::new();
     for i in 0..moving.len() {
@@ -200,7 +201,18 @@ pub fn simulate(
             });
             continue;
         }
+        // Taints, node affinity and pinned volumes do not change during the simulation: decide
+        // them once per shape, so that pods that only fit a few special nodes (GPU pools) do not
+        // re-check every other node's taints.
+        let allowed = static_ok.entry(shape.clone()).or_insert_with(|| {
+            sim.iter()
+                .map(|n| statically_allowed(&current.pod, n))
+                .collect()
+        });
         let chosen = order.iter().map(|&(_, n)| n).find(|&n| {
+            if !allowed[n] {
+                return false;
+            }
             misfits.clear();
             check(current, &sim[n], &mut misfits);
             misfits.is_empty()
@@ -240,6 +252,24 @@ pub fn simulate(
         a.memory_allocatable += node.node.allocatable.memory_bytes;
     }
     outcome
+}
+
+/// The filters whose answer cannot change while pods are placed: gate, taints, node affinity and
+/// pinned volumes.
+fn statically_allowed(pod: &Pod, node: &SimNode<'_>) -> bool {
+    node.gate.is_none()
+        && untolerated_taint(pod, node.node).is_none()
+        && pod_node_affinity_allows(pod, node.node)
+        && !pinned_elsewhere(pod, node.node)
+}
+
+fn pinned_elsewhere(pod: &Pod, node: &Node) -> bool {
+    pod.volumes.iter().any(|v| match &v.source {
+        VolumeSource::PersistentVolumeClaim(c) => {
+            c.pinned_node.as_ref().is_some_and(|p| *p != node.name)
+        }
+        _ => false,
+    })
 }
 
 /// Every reason `node` rejects the pod, in the scheduler's order; empty when it fits. Like the
@@ -297,13 +327,7 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
     if !out.is_empty() {
         return;
     }
-    let pinned_elsewhere = pod.volumes.iter().any(|v| match &v.source {
-        VolumeSource::PersistentVolumeClaim(c) => {
-            c.pinned_node.as_ref().is_some_and(|p| *p != node.node.name)
-        }
-        _ => false,
-    });
-    if pinned_elsewhere {
+    if pinned_elsewhere(pod, node.node) {
         out.push(Misfit::VolumePinned);
         return;
     }
