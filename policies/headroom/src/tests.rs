@@ -289,6 +289,7 @@ macro_rules! snapshot {
 #[case::host_path_and_empty_dir(snapshot!("host-path-and-empty-dir.warn.json"), &[])]
 #[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &["headroom.unschedulable"])]
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
+#[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
     assert_eq!(codes(&findings), expected, "{findings:#?}");

@@ -137,6 +137,7 @@ macro_rules! snapshot {
 #[case::no_room_for_memory(snapshot!("no-room-for-memory.deny.json"), &[])]
 #[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &[])]
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &[])]
+#[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let cluster = MemoryCluster::from_json(json).expect("fixture parses");
     let findings =

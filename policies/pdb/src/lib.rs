@@ -2,9 +2,9 @@
 //!
 //! For every PDB covering a pod that the drain evicts from the target node(s): a budget that can
 //! never allow the disruption is a deny (`minAvailable` equal to the expected pods, `maxUnavailable`
-//! 0, or fewer disruptions at full health than healthy covered pods on the targets); a pod covered
-//! by more than one PDB is a deny (the Eviction API refuses it); a budget exhausted now is a
-//! warning (the drain will wait), and so is a budget consumed by pods that are already unhealthy.
+//! 0); a pod covered by more than one PDB is a deny (the Eviction API refuses it). Fewer
+//! disruptions at full health than healthy covered pods on the targets, a budget exhausted now,
+//! and a budget consumed by pods that are already unhealthy are warnings: the drain will wait.
 //! TKE's guide suggests deleting the PDB; this policy names the remedy and never does it.
 //!
 //! Queries: `pods-on-node` per target, one `pdbs-covering` for all evicted pods, and

@@ -110,9 +110,12 @@ pub fn assess(pdb: &Pdb, on_targets: &[&Pod], unhealthy: &[String]) -> Vec<Findi
         );
     } else if u32::try_from(healthy_on_targets.len()).unwrap_or(u32::MAX) > full {
         findings.push(
-            finding("pdb.budget-exceeded-by-node", Severity::Deny, subject(pdb))
+            // A warning, not a deny: the drain evicts what the budget allows, retries the rest
+            // (429) and proceeds as the replacements become Ready elsewhere. It only stalls for
+            // good when they cannot, which `headroom.unschedulable` reports.
+            finding("pdb.budget-exceeded-by-node", Severity::Warn, subject(pdb))
                 .message(format!(
-                    "PDB {name} allows at most {full} disruption(s) even at full health ({}), but {} healthy pods it covers are on the target node(s): {}",
+                    "PDB {name} allows at most {full} disruption(s) even at full health ({}), but {} healthy pods it covers are on the target node(s): {}; the drain evicts {full} at a time and waits for each replacement to become Ready elsewhere, and stalls if one cannot",
                     status(pdb),
                     healthy_on_targets.len(),
                     names(&healthy_on_targets)

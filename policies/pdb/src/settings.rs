@@ -13,7 +13,7 @@ pub const CODES: &[&str] = &[
     "pdb.unknown-node",
 ];
 
-/// `{"severity_overrides": {"pdb.budget-exceeded-by-node": "warn"}}`
+/// `{"severity_overrides": {"pdb.budget-exceeded-by-node": "deny"}}`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {

@@ -64,7 +64,7 @@ fn allowance_at_full_health_follows_the_disruption_controller(
 #[rstest]
 #[case::deny_when_min_available_equals_replicas(pdb(Some(Count(2)), None, 2, 2), 1, &["pdb.zero-budget"])]
 #[case::deny_when_max_unavailable_is_zero(pdb(None, Some(Count(0)), 3, 3), 1, &["pdb.zero-budget"])]
-#[case::deny_when_node_holds_more_healthy_pods_than_the_budget_ever_allows(pdb(None, Some(Count(1)), 4, 4), 2, &["pdb.budget-exceeded-by-node"])]
+#[case::warn_when_node_holds_more_healthy_pods_than_the_budget_ever_allows(pdb(None, Some(Count(1)), 4, 4), 2, &["pdb.budget-exceeded-by-node"])]
 #[case::pass_when_budget_allows_the_pods_on_the_node(pdb(None, Some(Count(1)), 3, 3), 1, &[])]
 #[case::warn_when_budget_is_exhausted_now(pdb(None, Some(Count(1)), 3, 2), 1, &["pdb.exhausted", "pdb.unhealthy-pods"])]
 #[case::warn_when_unhealthy_pods_consume_part_of_the_budget(pdb(None, Some(Count(2)), 4, 3), 1, &["pdb.unhealthy-pods"])]
@@ -74,6 +74,23 @@ fn budget_rules(#[case] budget: Pdb, #[case] pods_on_node: usize, #[case] expect
     let findings = assess(&budget, &refs, &[]);
     let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, expected, "{findings:#?}");
+}
+
+#[test]
+fn budget_exceeded_by_node_can_be_made_a_deny() {
+    let mut w = world(vec![pdb(None, Some(Count(1)), 4, 4)]);
+    w.pods.push(replica(3, TARGET));
+    let f = run(w.clone(), &[TARGET], "{}");
+    assert_eq!(
+        (f[0].code.as_str(), f[0].severity),
+        ("pdb.budget-exceeded-by-node", Severity::Warn)
+    );
+    let f = run(
+        w,
+        &[TARGET],
+        r#"{"severity_overrides": {"pdb.budget-exceeded-by-node": "deny"}}"#,
+    );
+    assert_eq!(f[0].severity, Severity::Deny);
 }
 
 #[test]
@@ -227,6 +244,7 @@ macro_rules! snapshot {
 #[case::no_room_for_memory(snapshot!("no-room-for-memory.deny.json"), &[])]
 #[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &[])]
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &[])]
+#[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &["pdb.budget-exceeded-by-node"])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let cluster = MemoryCluster::from_json(json).expect("fixture parses");
     let findings = evaluate(&testkit::request(&[TARGET], "{}"), &cluster).expect("pdb decides");

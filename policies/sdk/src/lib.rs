@@ -6,6 +6,12 @@
 //! ([`HostCluster`]); in native unit tests it is a [`MemoryCluster`] built from records or from a
 //! snapshot file, so the same decision code is tested without Wasm.
 //!
+//! Helpers, so that a policy does not re-derive Kubernetes rules: [`selectors`] (label selectors,
+//! node affinity, taints and tolerations), [`drain`] (what a drain evicts and what comes back,
+//! the targets' pods, workload names), [`quantity`] (resource arithmetic and formatting),
+//! [`finding`] builders, [`parse_settings`] and [`SeverityOverrides`], and [`testkit`] (a TKE-sized
+//! node, a running pod, a request) for native case tables.
+//!
 //! What this crate deliberately does not do: I/O of any kind. The host owns the cluster and the
 //! cloud; a policy only reads the snapshot it is handed.
 
