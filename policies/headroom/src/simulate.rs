@@ -2,7 +2,8 @@
 //!
 //! A pure function of the node summaries, the target names and the pods to place. It mirrors the
 //! default kube-scheduler filters that the compact model can express, in the scheduler's order:
-//! node unschedulable (targets, cordoned and not-Ready nodes), taints with effect NoSchedule or
+//! node unschedulable (targets and not-Ready nodes; cordoned nodes unless the pod tolerates
+//! `node.kubernetes.io/unschedulable`), taints with effect NoSchedule or
 //! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
 //! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
 //! local PVs, and required pod anti-affinity (the pod's own terms and, symmetrically, those of the
@@ -21,9 +22,11 @@ use std::rc::Rc;
 
 use tke_recycle_policy_sdk::quantity::extended;
 use tke_recycle_policy_sdk::selectors::{
-    label_selector_matches, pod_node_affinity_allows, untolerated_taint,
+    label_selector_matches, pod_node_affinity_allows, tolerates, untolerated_taint,
 };
-use tke_recycle_policy_sdk::{Node, NodeSummary, Pod, PodAffinityTerm, Resources, VolumeSource};
+use tke_recycle_policy_sdk::{
+    Node, NodeSummary, Pod, PodAffinityTerm, Resources, Taint, TaintEffect, VolumeSource,
+};
 
 /// A pod that the drain evicts and its controller re-creates, with the topology domains that
 /// required anti-affinity keeps it out of.
@@ -180,7 +183,7 @@ pub fn simulate(
     let mut order: BTreeSet<(Reverse<u64>, usize)> = sim
         .iter()
         .enumerate()
-        .filter(|(_, n)| n.gate.is_none())
+        .filter(|(_, n)| matches!(n.gate, None | Some(Misfit::Cordoned)))
         .map(|(i, n)| (Reverse(free_score(&n.requested, &n.node.allocatable)), i))
         .collect();
     // Capacity only shrinks and forbidden domains only grow during the simulation, so a pod
@@ -254,10 +257,28 @@ pub fn simulate(
     outcome
 }
 
+/// Whether the node is open to the pod at all. A cordoned node carries the taint
+/// `node.kubernetes.io/unschedulable:NoSchedule`, which a pod may tolerate (the scheduler's
+/// NodeUnschedulable filter); targets and not-Ready nodes are out for everyone.
+fn passes_gate(pod: &Pod, node: &SimNode<'_>) -> bool {
+    match &node.gate {
+        None => true,
+        Some(Misfit::Cordoned) => {
+            let taint = Taint {
+                key: "node.kubernetes.io/unschedulable".into(),
+                value: String::new(),
+                effect: TaintEffect::NoSchedule,
+            };
+            pod.tolerations.iter().any(|t| tolerates(t, &taint))
+        }
+        Some(_) => false,
+    }
+}
+
 /// The filters whose answer cannot change while pods are placed: gate, taints, node affinity and
 /// pinned volumes.
 fn statically_allowed(pod: &Pod, node: &SimNode<'_>) -> bool {
-    node.gate.is_none()
+    passes_gate(pod, node)
         && untolerated_taint(pod, node.node).is_none()
         && pod_node_affinity_allows(pod, node.node)
         && !pinned_elsewhere(pod, node.node)
@@ -275,8 +296,8 @@ fn pinned_elsewhere(pod: &Pod, node: &Node) -> bool {
 /// Every reason `node` rejects the pod, in the scheduler's order; empty when it fits. Like the
 /// scheduler, the first failing filter decides; resource fit lists every short resource.
 fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
-    if let Some(gate) = &node.gate {
-        out.push(gate.clone());
+    if !passes_gate(&m.pod, node) {
+        out.extend(node.gate.clone());
         return;
     }
     let pod = &m.pod;

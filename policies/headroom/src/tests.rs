@@ -108,6 +108,18 @@ fn codes(findings: &[Finding]) -> Vec<&str> {
     w.nodes[2].ready = false;
     w.pods.push(replica("app-1", TARGET));
 }, &["headroom.unschedulable"])]
+#[case::pass_when_pod_tolerates_the_cordon_of_the_only_other_node(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    w.nodes[1].unschedulable = true;
+    let mut p = replica("app-1", TARGET);
+    p.tolerations.push(Toleration {
+        key: Some("node.kubernetes.io/unschedulable".into()),
+        operator: TolerationOperator::Exists,
+        value: None,
+        effect: Some(TaintEffect::NoSchedule),
+    });
+    w.pods.push(p);
+}, &[])]
 #[case::deny_when_only_node_with_room_has_untolerated_taint(|w: &mut SnapshotFile| {
     w.nodes.push(gpu_node("10.0.2.21"));
     w.pods.push(big("app-1", TARGET, 2 * GI));
