@@ -55,3 +55,12 @@ impl FindingBuilder {
         self.0
     }
 }
+
+/// The deny every pre-check returns for a target the snapshot does not know: a typo in a node name
+/// must never read as "nothing to worry about".
+pub fn unknown_node(code: &str, name: &str) -> Finding {
+    finding(code, Severity::Deny, object_ref("Node", None, name))
+        .message(format!("node {name} is not in the snapshot"))
+        .remedy("check the node name with `kubectl get nodes` (TKE names nodes by their LAN IP)")
+        .build()
+}

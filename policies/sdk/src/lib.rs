@@ -6,20 +6,31 @@
 //! ([`HostCluster`]); in native unit tests it is a [`MemoryCluster`] built from records or from a
 //! snapshot file, so the same decision code is tested without Wasm.
 //!
+//! Helpers, so that a policy does not re-derive Kubernetes rules: [`selectors`] (label selectors,
+//! node affinity, taints and tolerations), [`drain`] (what a drain evicts and what comes back,
+//! the targets' pods, workload names), [`quantity`] (resource arithmetic and formatting),
+//! [`finding`] builders, [`parse_settings`] and [`SeverityOverrides`], and [`testkit`] (a TKE-sized
+//! node, a running pod, a request) for native case tables.
+//!
 //! What this crate deliberately does not do: I/O of any kind. The host owns the cluster and the
 //! cloud; a policy only reads the snapshot it is handed.
 
 mod cluster;
+pub mod drain;
 mod findings;
 pub mod quantity;
 pub mod selectors;
 mod settings;
+pub mod testkit;
 
 /// Generated bindings for the `policy` world (`wit/worlds.wit`). Types derive serde so that the
 /// snapshot file format, which is these records as JSON, loads natively too.
 #[allow(missing_docs, reason = "generated code; the WIT files carry the docs")]
 #[allow(unsafe_code, reason = "generated canonical-ABI glue")]
-#[allow(clippy::too_many_arguments, reason = "generated import signatures")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated code mirrors the WIT signatures"
+)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -36,8 +47,8 @@ pub use bindings::exports::tke::recycle::module_info::Info as ModuleInfo;
 pub use bindings::tke::recycle::log::Level as LogLevel;
 pub use bindings::tke::recycle::types::*;
 pub use cluster::{Cluster, HostCluster, MemoryCluster, SnapshotFile};
-pub use findings::{FindingBuilder, finding, node_ref, object_ref, pod_ref};
-pub use settings::{SeverityOverrides, parse_settings};
+pub use findings::{FindingBuilder, finding, node_ref, object_ref, pod_ref, unknown_node};
+pub use settings::{SeverityOverrides, parse_settings, parse_severity};
 
 /// A policy: pure decisions over the snapshot.
 pub trait Policy {

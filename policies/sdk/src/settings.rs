@@ -17,8 +17,37 @@ pub fn parse_settings<T: DeserializeOwned>(settings: &str) -> Result<T, String> 
     } else {
         settings
     };
-    serde_json::from_str(text).map_err(|e| {
-        format!("invalid settings: {e}; fix or remove that field (see the policy's settings in policies/README.md)")
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        format!("invalid settings: {e}; settings must be one JSON object, e.g. {{}}")
+    })?;
+    if !value.is_object() {
+        // serde would read a struct from an array too; settings are named fields only.
+        return Err(format!(
+            "invalid settings: {value} is not a JSON object; write the fields by name, e.g. {{}}"
+        ));
+    }
+    serde_json::from_value(value.clone()).map_err(|e| {
+        match culprit::<T>(&value) {
+            Some(field) => format!(
+                "invalid settings: field `{field}`: {e}; fix or remove that field (see the policy's settings in policies/README.md)"
+            ),
+            None => format!(
+                "invalid settings: {e}; fix or remove that field (see the policy's settings in policies/README.md)"
+            ),
+        }
+    })
+}
+
+/// serde_json names the bad value but not the field it belongs to. Settings are tiny objects whose
+/// fields all have defaults, so try each top-level field alone and name the first one that fails.
+fn culprit<T: DeserializeOwned>(value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    object.iter().find_map(|(key, field)| {
+        let mut alone = serde_json::Map::new();
+        alone.insert(key.clone(), field.clone());
+        serde_json::from_value::<T>(serde_json::Value::Object(alone))
+            .is_err()
+            .then(|| key.clone())
     })
 }
 
@@ -61,5 +90,39 @@ pub fn parse_severity(text: &str) -> Result<Severity, String> {
         other => Err(format!(
             "{other:?} is not a severity; use \"info\", \"warn\" or \"deny\""
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only parsed")]
+    struct Example {
+        #[serde(default)]
+        limit: u32,
+        #[serde(default)]
+        name: String,
+    }
+
+    #[test]
+    fn wrong_type_names_the_field_and_the_value() {
+        let err = parse_settings::<Example>(r#"{"name": "x", "limit": "85%"}"#).expect_err("bad");
+        assert!(err.contains("field `limit`"), "{err}");
+        assert!(err.contains("85%"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_the_expected_ones() {
+        let err = parse_settings::<Example>(r#"{"limt": 1}"#).expect_err("typo");
+        assert!(err.contains("`limt`") && err.contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn empty_text_means_defaults() {
+        assert!(parse_settings::<Example>("  ").is_ok());
+        assert!(parse_settings::<Example>("[1]").is_err());
     }
 }

@@ -1,0 +1,248 @@
+//! `headroom`: will the pods a drain evicts find a place to run?
+//!
+//! TKE's runbook asks the operator to eyeball whether the other nodes have room. This policy runs
+//! the scheduler's filters instead ([`simulate`]): every pod the drain evicts and a controller
+//! re-creates (not DaemonSet, mirror, finished, terminating or bare pods) is placed, highest
+//! priority first, onto the nodes that stay schedulable. A pod that fits nowhere is a deny with a
+//! scheduler-style reason summary; a cluster that ends up too full, or a node that receives too
+//! many pods at once, is a warning.
+//!
+//! Queries: `nodes()` once, `pods-on-node` per target and one `nodes-with-pods-matching` per
+//! distinct anti-affinity term; never a scan of every pod.
+
+mod settings;
+pub mod simulate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use settings::Settings;
+use simulate::{Misfit, Moving, Outcome, node_label};
+use tke_recycle_policy_sdk::drain::{evicted_by_drain, is_replaced_after_eviction};
+use tke_recycle_policy_sdk::quantity::{format_bytes, format_cpu};
+use tke_recycle_policy_sdk::{
+    CheckRequest, Cluster, Finding, ModuleInfo, Pod, Policy, Severity, finding, object_ref,
+    pod_ref, unknown_node,
+};
+
+pub use settings::CODES;
+
+/// The policy.
+pub struct Headroom;
+
+impl Policy for Headroom {
+    fn info() -> ModuleInfo {
+        ModuleInfo {
+            name: "headroom".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description:
+                "simulate placing the evicted pods on the remaining nodes; deny what fits nowhere"
+                    .into(),
+        }
+    }
+
+    fn validate_settings(settings: &str) -> Result<(), String> {
+        Settings::parse(settings).map(|_| ())
+    }
+
+    fn check(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Finding>, String> {
+        evaluate(request, cluster)
+    }
+}
+
+/// The whole check: queries, simulation, findings with severity overrides applied.
+pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Finding>, String> {
+    let settings = Settings::parse(&request.settings)?;
+    let mut nodes = cluster.nodes();
+    nodes.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+    let index: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.node.name.as_str(), i))
+        .collect();
+    let targets: BTreeSet<&str> = request.targets.iter().map(String::as_str).collect();
+
+    let mut findings = Vec::new();
+    let mut moving = Vec::new();
+    for target in &request.targets {
+        if !index.contains_key(target.as_str()) {
+            findings.push(unknown_node("headroom.unknown-node", target));
+            continue;
+        }
+        moving.extend(
+            cluster
+                .pods_on_node(target)
+                .into_iter()
+                .filter(needs_placement)
+                .map(Moving::new),
+        );
+    }
+
+    // Required anti-affinity against pods that stay put: one query per distinct term. Pods on the
+    // targets do not count here; they move, and the simulation tracks where they land.
+    let mut seen: BTreeMap<String, Rc<simulate::Domains>> = BTreeMap::new();
+    for m in &mut moving {
+        for term in &m.pod.required_anti_affinity {
+            let namespaces = if term.namespaces.is_empty() {
+                vec![m.pod.namespace.clone()]
+            } else {
+                term.namespaces.clone()
+            };
+            let key = format!("{namespaces:?}{:?}{}", term.selector, term.topology_key);
+            let domains = seen.entry(key).or_insert_with(|| {
+                let mut domains = simulate::Domains::new();
+                for host in cluster.nodes_with_pods_matching(&namespaces, &term.selector) {
+                    if targets.contains(host.as_str()) {
+                        continue;
+                    }
+                    let Some(&i) = index.get(host.as_str()) else {
+                        continue;
+                    };
+                    if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {
+                        simulate::forbid(&mut domains, &term.topology_key, value);
+                    }
+                }
+                Rc::new(domains)
+            });
+            if !domains.is_empty() {
+                m.shared.push(Rc::clone(domains));
+            }
+        }
+    }
+
+    let outcome = simulate::simulate(&nodes, &targets, moving);
+    let cluster_name = cluster
+        .info()
+        .cluster_id
+        .unwrap_or_else(|| "cluster".to_owned());
+    findings.extend(findings_for(&outcome, &settings, &cluster_name));
+    settings.severity_overrides.apply(&mut findings);
+    Ok(findings)
+}
+
+/// Pods whose replacement the scheduler must place: evicted by the drain, not already
+/// terminating (their replacement exists), and owned by a controller (a bare pod is not re-created).
+pub fn needs_placement(pod: &Pod) -> bool {
+    evicted_by_drain(pod) && !pod.terminating && is_replaced_after_eviction(pod)
+}
+
+fn describe_requests(pod: &Pod) -> String {
+    let r = &pod.requests;
+    let mut parts = vec![
+        format!("cpu {}", format_cpu(r.cpu_millis)),
+        format!("memory {}", format_bytes(r.memory_bytes)),
+    ];
+    parts.extend(
+        r.extended
+            .iter()
+            .map(|e| format!("{} {}", e.name, e.amount)),
+    );
+    parts.join(", ")
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    if whole == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(part) * 100 / u128::from(whole)).unwrap_or(u64::MAX)
+}
+
+/// What to do, from the most frequent reason that is not "the node is out anyway".
+fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
+    let main = reasons
+        .iter()
+        .map(|(m, _)| m)
+        .find(|m| !matches!(m, Misfit::Recycled | Misfit::NotReady | Misfit::Cordoned));
+    match main {
+        Some(Misfit::VolumePinned) => "its local volume is pinned to a node being recycled (see local-data.pinned-volume): move the data first".to_owned(),
+        Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
+        Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
+        Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),
+        _ => "add a schedulable node before recycling (every other node is cordoned or not ready)".to_owned(),
+    }
+}
+
+/// The findings for a simulation outcome (before severity overrides).
+pub fn findings_for(outcome: &Outcome, settings: &Settings, cluster_name: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for u in &outcome.unplaced {
+        let owner = u
+            .pod
+            .owner
+            .as_ref()
+            .map(|o| {
+                format!(
+                    " of {} {}",
+                    tke_recycle_policy_sdk::drain::workload_kind_name(&o.kind),
+                    o.name
+                )
+            })
+            .unwrap_or_default();
+        let remedy = remedy_for(&u.reasons);
+        findings.push(
+            finding("headroom.unschedulable", Severity::Deny, pod_ref(&u.pod))
+                .message(format!(
+                    "pod {}/{}{} ({}) fits on no node after the drain and would stay Pending: {}",
+                    u.pod.namespace,
+                    u.pod.name,
+                    owner,
+                    describe_requests(&u.pod),
+                    u.summary
+                ))
+                .remedy(remedy)
+                .build(),
+        );
+    }
+
+    let a = &outcome.allocation;
+    let max = u64::from(settings.max_allocation_percent);
+    let cpu = percent(a.cpu_requested, a.cpu_allocatable);
+    let memory = percent(a.memory_requested, a.memory_allocatable);
+    let over_cpu =
+        u128::from(a.cpu_requested) * 100 > u128::from(a.cpu_allocatable) * u128::from(max);
+    let over_memory =
+        u128::from(a.memory_requested) * 100 > u128::from(a.memory_allocatable) * u128::from(max);
+    if over_cpu || over_memory {
+        findings.push(
+            finding(
+                "headroom.allocation-high",
+                Severity::Warn,
+                object_ref("Cluster", None, cluster_name),
+            )
+            .message(format!(
+                "after the drain the {} schedulable nodes would have {cpu}% of their cpu ({} of {}) and {memory}% of their memory ({} of {}) requested, above the {max}% limit",
+                a.nodes,
+                format_cpu(a.cpu_requested),
+                format_cpu(a.cpu_allocatable),
+                format_bytes(a.memory_requested),
+                format_bytes(a.memory_allocatable),
+            ))
+            .remedy("add a node before recycling, or recycle in a low-traffic window: rollouts and autoscaling may not fit while the node is away")
+            .build(),
+        );
+    }
+
+    for (node, &count) in &outcome.incoming {
+        if count > settings.max_pods_per_node {
+            findings.push(
+                finding(
+                    "headroom.image-pull-burst",
+                    Severity::Warn,
+                    object_ref("Node", None, node),
+                )
+                .message(format!(
+                    "{count} evicted pods would land on node {node} (limit {}); kubelet pulls images one at a time by default, so they start slowly",
+                    settings.max_pods_per_node
+                ))
+                .remedy("pre-pull the images (TKE image cache or a pre-pull DaemonSet), set kubelet serializeImagePulls=false, or add a node so the pods spread")
+                .build(),
+            );
+        }
+    }
+    findings
+}
+
+tke_recycle_policy_sdk::export_policy!(Headroom);
+
+#[cfg(test)]
+mod tests;
