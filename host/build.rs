@@ -110,7 +110,8 @@ fn main() {
         "/// Calls `$mac!(crate_ident)` once per bundled module (used to require a test per module).\n#[macro_export]\nmacro_rules! foreach_bundled {\n    ($mac:ident) => {\n",
     );
     for g in guests.iter().filter(|g| g.bundled) {
-        writeln!(code, "        $mac!({});", g.package.replace('-', "_")).expect("writing to a String");
+        writeln!(code, "        $mac!({});", g.package.replace('-', "_"))
+            .expect("writing to a String");
     }
     code.push_str("    };\n}\n");
     std::fs::write(out_dir.join("bundled.rs"), code).expect("write bundled.rs");

@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p tke-recycle --bench engine`
 
+#![allow(missing_docs, reason = "criterion's macros generate undocumented functions")]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,20 +18,45 @@ macro_rules! require_test_module {
 tke_recycle::foreach_bundled!(require_test_module);
 
 /// Run one bundled policy with `settings` on `snapshot` for `targets`.
-async fn run_bundled(name: &str, snapshot: Snapshot, targets: &[&str], settings: &str) -> Vec<Finding> {
+async fn run_bundled(
+    name: &str,
+    snapshot: Snapshot,
+    targets: &[&str],
+    settings: &str,
+) -> Vec<Finding> {
+    run_bundled_in(name, Phase::Pre, snapshot, targets, settings).await
+}
+
+/// As [`run_bundled`], for a given phase.
+async fn run_bundled_in(
+    name: &str,
+    phase: Phase,
+    snapshot: Snapshot,
+    targets: &[&str],
+    settings: &str,
+) -> Vec<Finding> {
     let module = tke_recycle::bundled::find(name).expect("bundled");
-    let spec = PolicySpec { settings: settings.to_owned(), ..PolicySpec::bundled(module) };
+    let spec = PolicySpec {
+        settings: settings.to_owned(),
+        ..PolicySpec::bundled(module)
+    };
     let request = CheckRequest {
         targets: targets.iter().map(|t| (*t).to_owned()).collect(),
-        phase: Phase::Pre,
+        phase,
         settings: String::new(),
         now: 0,
         affected: Vec::new(),
     };
     let runtime = runtime(std::time::Duration::from_secs(5));
-    run_policy(&runtime, &spec, Arc::new(ClusterView::new(snapshot)), &request, &OutputLimits::default())
-        .await
-        .findings
+    run_policy(
+        &runtime,
+        &spec,
+        Arc::new(ClusterView::new(snapshot)),
+        &request,
+        &OutputLimits::default(),
+    )
+    .await
+    .findings
 }
 
 mod protected_nodes {
@@ -45,7 +70,114 @@ mod protected_nodes {
         let denied = super::run_bundled("protected-nodes", snapshot(), &["10.0.1.14"], "{}").await;
         assert_eq!(denied.len(), 1);
         assert_eq!(denied[0].code, "protected-nodes.labelled");
-        let passed = super::run_bundled("protected-nodes", snapshot(), &["10.0.1.11", "10.0.1.12"], "{}").await;
+        let passed = super::run_bundled(
+            "protected-nodes",
+            snapshot(),
+            &["10.0.1.11", "10.0.1.12"],
+            "{}",
+        )
+        .await;
         assert!(passed.is_empty(), "{passed:?}");
+    }
+}
+
+/// The fixture tests in `fixtures.rs` cover each bundled pre-check against the snapshots named for
+/// their outcomes; these modules name each bundled module so that a new one cannot go untested.
+mod headroom {
+    use tke_recycle::snapshot::Snapshot;
+
+    #[tokio::test]
+    async fn denies_a_pod_that_fits_nowhere() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/snapshots/no-room-for-memory.deny.json");
+        let f = super::run_bundled(
+            "headroom",
+            Snapshot::load(&path).expect("fixture"),
+            &["10.0.1.11"],
+            "{}",
+        )
+        .await;
+        assert!(
+            f.iter()
+                .any(|f| f.code == "headroom.unschedulable" && f.message.contains("0/4 nodes")),
+            "{f:?}"
+        );
+    }
+}
+
+mod pdb {
+    use tke_recycle::snapshot::Snapshot;
+
+    #[tokio::test]
+    async fn denies_a_budget_that_can_never_allow_the_drain() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/snapshots/pdb-zero-budget.deny.json");
+        let f = super::run_bundled(
+            "pdb",
+            Snapshot::load(&path).expect("fixture"),
+            &["10.0.1.11"],
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["pdb.zero-budget"]
+        );
+    }
+}
+
+mod spread {
+    use tke_recycle::snapshot::Snapshot;
+
+    #[tokio::test]
+    async fn denies_when_every_ready_replica_is_on_the_target() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/snapshots/all-replicas-on-node.deny.json");
+        let f = super::run_bundled(
+            "spread",
+            Snapshot::load(&path).expect("fixture"),
+            &["10.0.1.11"],
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["spread.all-replicas-on-targets"]
+        );
+    }
+}
+
+mod local_data {
+    use tke_recycle::snapshot::Snapshot;
+
+    #[tokio::test]
+    async fn denies_a_pod_pinned_by_a_local_pv() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/snapshots/local-pv-pinned.deny.json");
+        let f = super::run_bundled(
+            "local-data",
+            Snapshot::load(&path).expect("fixture"),
+            &["10.0.1.11"],
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["local-data.pinned-volume"]
+        );
+    }
+}
+
+mod workloads_healthy {
+    #[tokio::test]
+    async fn says_so_when_the_runbook_recorded_nothing() {
+        let snapshot = tke_recycle::snapshot::Snapshot::default();
+        let phase = tke_recycle::bindings::types::Phase::Post;
+        let f =
+            super::run_bundled_in("workloads-healthy", phase, snapshot, &["10.0.1.11"], "{}").await;
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["workloads-healthy.nothing-recorded"]
+        );
     }
 }

@@ -4,5 +4,6 @@
 
 mod bundled;
 mod cli;
+mod fixtures;
 mod hostile;
 mod support;

@@ -320,13 +320,11 @@ fn fixture_no_room_for_memory_explains_like_the_scheduler() {
     );
 }
 
-/// Not a benchmark (the lead's harness measures Wasm against native), but a guard against
-/// quadratic work: 5,000 nodes and 150,000 pods of 3,000 Deployments in 50 namespaces, a third of
-/// them with hostname anti-affinity against their own replicas, plus pods for a small pool and
-/// pods that fit nowhere on the target. Run with
-/// `cargo test -p headroom --release -- --ignored --nocapture`.
+/// Behaviour at scale (speed is measured by `cargo bench -p tke-recycle --bench policies`): on
+/// 5,000 nodes and 150,000 pods of 3,000 Deployments in 50 namespaces, a third of them with
+/// hostname anti-affinity against their own replicas, plus pods for a small pool and pods that fit
+/// nowhere, exactly the pods that fit nowhere are reported.
 #[test]
-#[ignore = "scale check; meaningful in release builds only"]
 fn scale_5000_nodes_150000_pods() {
     let mut w = SnapshotFile::default();
     for n in 0..5000 {
@@ -365,17 +363,9 @@ fn scale_5000_nodes_150000_pods() {
     }
     let cluster = MemoryCluster::new(w);
     let request = testkit::request(&["10.0.0.1"], "{}");
-    for round in 0..3 {
-        let started = std::time::Instant::now();
-        let findings = evaluate(&request, &cluster).expect("decides");
-        let elapsed = started.elapsed();
-        println!(
-            "round {round}: headroom on 5,000 nodes / 150,000 pods: {elapsed:?}, {} findings",
-            findings.len()
-        );
-        assert_eq!(findings.len(), 50, "{findings:#?}");
-        assert!(elapsed.as_millis() < 1000, "{elapsed:?}");
-    }
+    let findings = evaluate(&request, &cluster).expect("decides");
+    assert_eq!(findings.len(), 50, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.code == "headroom.unschedulable"));
 }
 
 #[test]
