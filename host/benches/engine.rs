@@ -3,7 +3,10 @@
 //!
 //! `cargo bench -p tke-recycle --bench engine`
 
-#![allow(missing_docs, reason = "criterion's macros generate undocumented functions")]
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

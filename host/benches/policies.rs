@@ -4,7 +4,10 @@
 //!
 //! `cargo bench -p tke-recycle --bench policies`
 
-#![allow(missing_docs, reason = "criterion's macros generate undocumented functions")]
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -15,6 +15,8 @@ use crate::bindings::types::{
 pub struct ClusterView {
     snapshot: Snapshot,
     node_by_name: HashMap<String, usize>,
+    /// Node indexes in name order: `nodes()` answers in that order, so guests need not sort.
+    nodes_by_name: Vec<usize>,
     /// Pod indexes per node index.
     pods_by_node: Vec<Vec<u32>>,
     pods_by_namespace: HashMap<String, Vec<u32>>,
@@ -87,9 +89,12 @@ impl ClusterView {
         for r in &mut requested {
             r.extended.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        let mut nodes_by_name: Vec<usize> = (0..snapshot.nodes.len()).collect();
+        nodes_by_name.sort_by(|&a, &b| snapshot.nodes[a].name.cmp(&snapshot.nodes[b].name));
         Self {
             snapshot,
             node_by_name,
+            nodes_by_name,
             pods_by_node,
             pods_by_namespace,
             pod_by_key,
@@ -123,10 +128,11 @@ impl ClusterView {
         }
     }
 
-    /// Every node with its requested totals.
+    /// Every node with its requested totals, sorted by name.
     pub fn nodes(&self) -> Vec<NodeSummary> {
-        (0..self.snapshot.nodes.len())
-            .map(|i| self.summary(i))
+        self.nodes_by_name
+            .iter()
+            .map(|&i| self.summary(i))
             .collect()
     }
 
@@ -287,7 +293,7 @@ mod tests {
 
     fn view() -> ClusterView {
         ClusterView::new(Snapshot {
-            nodes: vec![node("10.0.0.1"), node("10.0.0.2")],
+            nodes: vec![node("10.0.0.2"), node("10.0.0.1")],
             pods: vec![
                 pod("web-1", Some("10.0.0.1"), PodPhase::Running, "web"),
                 pod("web-2", Some("10.0.0.2"), PodPhase::Running, "web"),
@@ -314,6 +320,12 @@ mod tests {
     fn requested_totals_skip_finished_pods() {
         let n = view().node("10.0.0.1").expect("node exists");
         assert_eq!((n.requested.cpu_millis, n.requested.pods), (100, 1));
+    }
+
+    #[test]
+    fn nodes_come_in_name_order() {
+        let names: Vec<String> = view().nodes().into_iter().map(|n| n.node.name).collect();
+        assert_eq!(names, ["10.0.0.1", "10.0.0.2"]);
     }
 
     #[test]

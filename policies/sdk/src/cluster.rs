@@ -15,7 +15,7 @@ use crate::{
 pub trait Cluster {
     /// What the snapshot is of.
     fn info(&self) -> SnapshotInfo;
-    /// Every node with allocatable and requested totals.
+    /// Every node with allocatable and requested totals, sorted by name.
     fn nodes(&self) -> Vec<NodeSummary>;
     /// One node by name.
     fn node(&self, name: &str) -> Option<NodeSummary>;
@@ -131,12 +131,16 @@ impl MemoryCluster {
             pods_by_namespace,
             pod_index,
         };
+        // In name order, as the host answers `nodes()`.
         cluster.summaries = cluster
             .snapshot
             .nodes
             .iter()
             .map(|n| cluster.summary(n))
             .collect();
+        cluster
+            .summaries
+            .sort_by(|a, b| a.node.name.cmp(&b.node.name));
         cluster.node_index = cluster
             .snapshot
             .nodes
