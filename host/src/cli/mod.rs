@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod sim;
+
 /// Exit code: success, or every check passed.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: a policy denied.
@@ -30,12 +32,31 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the practice cluster (a Kubernetes API and a TKE API on 127.0.0.1).
+    Sim(sim::SimCommand),
+}
 
 /// Parse the command line, run, print errors once, return the exit code.
 pub fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::from(EXIT_OK)
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(err) => {
+            eprintln!("error: failed to start the async runtime: {err}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let result = match cli.command {
+        Command::Sim(args) => runtime.block_on(args.execute()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod tke_api;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS listener could not be set up.
+    #[error("failed to set up TLS for the Kubernetes API")]
+    TlsFailed(#[source] tls::TlsError),
     /// A scenario object could not be loaded.
     #[error("failed to load scenario object {index} ({kind} {name})")]
     LoadFailed {
@@ -85,7 +89,7 @@ pub struct Sim;
 
 /// A running practice cluster. Dropping it stops the servers and controllers.
 pub struct SimHandle {
-    /// `http://127.0.0.1:PORT` of the Kubernetes API.
+    /// `https://127.0.0.1:PORT` of the Kubernetes API (CA in the kubeconfig, [`tls::CA_PEM`]).
     pub k8s_url: String,
     /// `http://127.0.0.1:PORT` of the TKE/CVM API.
     pub tke_url: String,
@@ -114,8 +118,10 @@ pub struct SimHandle {
 }
 
 fn kubeconfig_yaml(url: &str, token: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(tls::CA_PEM);
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: tke-recycle-sim\n  cluster:\n    server: {url}\ncontexts:\n- name: tke-recycle-sim\n  context:\n    cluster: tke-recycle-sim\n    user: tke-recycle-sim\n    namespace: default\ncurrent-context: tke-recycle-sim\nusers:\n- name: tke-recycle-sim\n  user:\n    token: {token}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: tke-recycle-sim\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: tke-recycle-sim\n  context:\n    cluster: tke-recycle-sim\n    user: tke-recycle-sim\n    namespace: default\ncurrent-context: tke-recycle-sim\nusers:\n- name: tke-recycle-sim\n  user:\n    token: {token}\n"
     )
 }
 
@@ -191,7 +197,7 @@ impl Sim {
         let tke_listener = bind(options.tke_port).await?;
         let k8s_addr = k8s_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.k8s_port, source })?;
         let tke_addr = tke_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.tke_port, source })?;
-        let k8s_url = format!("http://{k8s_addr}");
+        let k8s_url = format!("https://{k8s_addr}");
         let creds = scenario.credentials.clone();
 
         let (kubeconfig, temp_dir) = match &options.kubeconfig_out {
@@ -219,9 +225,10 @@ impl Sim {
             keys: vec![(creds.secret_id.clone(), creds.secret_key.clone())],
             clock: clock.clone(),
         });
+        let k8s_tls = tls::TlsListener::new(k8s_listener).map_err(SimError::TlsFailed)?;
         let servers = vec![
             tokio::spawn(async move {
-                let _ = axum::serve(k8s_listener, kube_api::router(kube)).await;
+                let _ = axum::serve(k8s_tls, kube_api::router(kube)).await;
             }),
             tokio::spawn(async move {
                 let _ = axum::serve(tke_listener, tke_api::router(tke_api)).await;
