@@ -1,4 +1,5 @@
-//! End-to-end tests: the host library and the real binary with real Wasm components.
+//! End-to-end tests: the host library and the real binary with real Wasm components, and the
+//! practice cluster driven by clients we did not write (kubectl, the official Tencent Cloud SDK).
 //!
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
@@ -6,4 +7,8 @@ mod bundled;
 mod cli;
 mod fixtures;
 mod hostile;
+mod sim_api;
+mod sim_common;
+mod sim_kubectl;
+mod sim_tke;
 mod support;

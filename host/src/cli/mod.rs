@@ -10,6 +10,7 @@ mod output;
 mod policy;
 mod policy_check;
 mod policy_list;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,8 @@ pub enum Command {
     /// List policies and check them offline against a snapshot file.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Run the practice cluster (a Kubernetes API and a TKE API on 127.0.0.1).
+    Sim(sim::SimCommand),
 }
 
 /// Parse the command line, run, print errors once, return the exit code.
@@ -76,11 +79,15 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Policy(cmd) => cmd.execute(policy::sub_matches(&matches)).await,
+            Command::Policy(cmd) => cmd
+                .execute(policy::sub_matches(&matches))
+                .await
+                .map(ExitCode::from),
+            Command::Sim(cmd) => cmd.execute().await,
         }
     });
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code_for(&err))
