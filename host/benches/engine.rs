@@ -102,6 +102,29 @@ fn calls(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // The boundary's share: a guest that only asks for every node summary, against the host
+    // building that answer.
+    let probe =
+        std::path::Path::new(env!("TKE_RECYCLE_TEST_GUESTS_DIR")).join("hostile_policy.wasm");
+    let probe = runtime
+        .load_policy_file("count-nodes", &probe)
+        .expect("test guest built");
+    let count_nodes = CheckRequest {
+        settings: r#"{"behave": "count-nodes"}"#.into(),
+        ..request.clone()
+    };
+    let mut group = c.benchmark_group("snapshot-5000n-150000p/nodes-query");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("wasm-call", |b| {
+        b.iter(|| {
+            rt.block_on(probe.check(view.clone(), black_box(&count_nodes)))
+                .expect("no trap")
+                .expect("decides")
+        });
+    });
+    group.bench_function("host-answer-only", |b| b.iter(|| black_box(view.nodes())));
+    group.finish();
 }
 
 criterion_group!(benches, loading, calls);

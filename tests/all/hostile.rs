@@ -306,3 +306,11 @@ async fn a_second_runtime_loads_from_the_compile_cache() {
         (1, 0)
     );
 }
+
+#[tokio::test]
+async fn the_count_nodes_probe_sees_every_node() {
+    assert_eq!(
+        probe_message(&run_then_good(hostile("count-nodes")).await),
+        "4 nodes"
+    );
+}

@@ -1,6 +1,10 @@
 //! A test-only component of the `runbook` world. Loaded as a policy it must be refused: it
 //! exports `run`, not `validate-settings` and `check`.
 
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, reason = "only the component build exports it")
+)]
 #![allow(unsafe_code, missing_docs, reason = "generated bindings")]
 
 wit_bindgen::generate!({
@@ -29,4 +33,6 @@ impl Guest for RunbookShaped {
     }
 }
 
+// Native builds (unit tests, `cargo build --workspace`) must not export component symbols.
+#[cfg(target_arch = "wasm32")]
 export!(RunbookShaped);

@@ -48,4 +48,6 @@ impl Guest for Sneaky {
     }
 }
 
+// Native builds (unit tests, `cargo build --workspace`) must not export component symbols.
+#[cfg(target_arch = "wasm32")]
 export!(Sneaky);
