@@ -207,3 +207,30 @@ async fn sim_api_kube_rs_client_works_unchanged() {
     nodes.uncordon("10.0.1.11").await.expect("uncordon");
     assert_eq!(sim.get(Res::Nodes, "", "10.0.1.11").expect("node")["spec"]["unschedulable"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_api_unhealthy_pod_eviction_policy() {
+    // Speed 1: a pod made not-Ready stays so for about a second before its kubelet fixes it.
+    let sim = start("pdb-blocked.yaml", 1.0).await;
+    let (name, _) = pod_of(&sim, "default", "api");
+    let not_ready = json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+    let (code, _) = req(&sim, reqwest::Method::PATCH, &format!("/api/v1/namespaces/default/pods/{name}/status"),
+        Some(not_ready.clone()), "application/strategic-merge-patch+json").await;
+    assert_eq!(code, 200);
+    // IfHealthyBudget (default): the budget is not healthy (1 < 2), so the budget decides: 429.
+    let (code, v) = evict(&sim, "default", &name, None).await;
+    assert_eq!(code, 429, "{v}");
+    // AlwaysAllow: a running but not-Ready pod may go whatever the budget says.
+    let (code, _) = req(&sim, reqwest::Method::PATCH, "/apis/policy/v1/namespaces/default/poddisruptionbudgets/api-strict",
+        Some(json!({"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}})), "application/merge-patch+json").await;
+    assert_eq!(code, 200);
+    assert!(sim.wait_until(Duration::from_secs(3), |s| {
+        s.get(Res::PodDisruptionBudgets, "default", "api-strict")
+            .is_some_and(|p| p["status"]["observedGeneration"] == p["metadata"]["generation"])
+    }).await);
+    let (code, _) = req(&sim, reqwest::Method::PATCH, &format!("/api/v1/namespaces/default/pods/{name}/status"),
+        Some(not_ready), "application/strategic-merge-patch+json").await;
+    assert_eq!(code, 200);
+    let (code, v) = evict(&sim, "default", &name, None).await;
+    assert_eq!(code, 201, "{v}");
+}
