@@ -217,6 +217,10 @@ async fn sim_api_unhealthy_pod_eviction_policy() {
     let (code, _) = req(&sim, reqwest::Method::PATCH, &format!("/api/v1/namespaces/default/pods/{name}/status"),
         Some(not_ready.clone()), "application/strategic-merge-patch+json").await;
     assert_eq!(code, 200);
+    // The API server reads the PDB's status: wait until the disruption controller saw it.
+    assert!(sim.wait_until(Duration::from_secs(1), |s| {
+        s.get(Res::PodDisruptionBudgets, "default", "api-strict").is_some_and(|p| p["status"]["currentHealthy"] == 1)
+    }).await);
     // IfHealthyBudget (default): the budget is not healthy (1 < 2), so the budget decides: 429.
     let (code, v) = evict(&sim, "default", &name, None).await;
     assert_eq!(code, 429, "{v}");

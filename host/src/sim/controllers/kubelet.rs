@@ -82,6 +82,11 @@ impl Kubelet {
                 continue;
             }
             if matches!(&*f.phase, "Succeeded" | "Failed") || (&*f.phase == "Running" && f.ready) {
+                // Started and Ready: a later loss of readiness (a failing probe, someone writing
+                // the status) gets a fresh readiness delay rather than an instant fix.
+                if !self.starts.is_empty() {
+                    self.starts.remove(&p.uid);
+                }
                 continue;
             }
             let start = *self.starts.entry(p.uid.clone()).or_insert_with(|| {
