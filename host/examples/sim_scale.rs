@@ -13,9 +13,11 @@ fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
@@ -24,18 +26,40 @@ fn rss_mib() -> f64 {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt().with_env_filter("info").init();
-    let spec = std::env::args().nth(1).unwrap_or_else(|| "nodes=5000,pods=150000".into());
-    let scenario = Scenario { generate: Some(Generate::parse(&spec)?), ..Default::default() };
+    let spec = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "nodes=5000,pods=150000".into());
+    let scenario = Scenario {
+        generate: Some(Generate::parse(&spec)?),
+        ..Default::default()
+    };
     let t = Instant::now();
     let sim = Sim::start(scenario, SimOptions::default()).await?;
-    println!("start ({spec}): {:.2}s, RSS {:.0} MiB", t.elapsed().as_secs_f64(), rss_mib());
+    println!(
+        "start ({spec}): {:.2}s, RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        rss_mib()
+    );
 
     let ca = reqwest::Certificate::from_pem(tke_recycle::sim::tls::CA_PEM.as_bytes())?;
-    let http = reqwest::Client::builder().tls_certs_only([ca]).timeout(Duration::from_secs(600)).build()?;
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .timeout(Duration::from_secs(600))
+        .build()?;
     let t = Instant::now();
-    let body = http.get(format!("{}/api/v1/pods", sim.k8s_url)).bearer_auth(&sim.token).send().await?.bytes().await?;
-    println!("raw GET /api/v1/pods (one page): {:.2}s, {:.0} MiB of JSON, RSS {:.0} MiB",
-        t.elapsed().as_secs_f64(), body.len() as f64 / 1048576.0, rss_mib());
+    let body = http
+        .get(format!("{}/api/v1/pods", sim.k8s_url))
+        .bearer_auth(&sim.token)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    println!(
+        "raw GET /api/v1/pods (one page): {:.2}s, {:.0} MiB of JSON, RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        body.len() as f64 / 1048576.0,
+        rss_mib()
+    );
     drop(body);
 
     // The same list the way kubectl fetches it: pages of 500 with continue tokens.
@@ -43,18 +67,28 @@ async fn main() -> anyhow::Result<()> {
     let (mut items, mut cont) = (0usize, String::new());
     loop {
         let url = format!("{}/api/v1/pods?limit=500&continue={cont}", sim.k8s_url);
-        let page: serde_json::Value = http.get(url).bearer_auth(&sim.token).send().await?.json().await?;
+        let page: serde_json::Value = http
+            .get(url)
+            .bearer_auth(&sim.token)
+            .send()
+            .await?
+            .json()
+            .await?;
         items += page["items"].as_array().map_or(0, Vec::len);
         match page["metadata"]["continue"].as_str() {
             Some(c) => cont = c.to_owned(),
             None => break,
         }
     }
-    println!("paged GET /api/v1/pods?limit=500 (server + JSON decode): {:.2}s, {items} pods, RSS {:.0} MiB",
-        t.elapsed().as_secs_f64(), rss_mib());
+    println!(
+        "paged GET /api/v1/pods?limit=500 (server + JSON decode): {:.2}s, {items} pods, RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        rss_mib()
+    );
 
     // kubectl's output goes to a file so that this process's RSS stays the sim's own.
-    let out_path = std::env::temp_dir().join(format!("sim-scale-kubectl-{}.json", std::process::id()));
+    let out_path =
+        std::env::temp_dir().join(format!("sim-scale-kubectl-{}.json", std::process::id()));
     let t = Instant::now();
     let status = tokio::process::Command::new("kubectl")
         .arg("--kubeconfig")

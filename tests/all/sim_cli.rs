@@ -9,9 +9,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_tke-recycle");
 
 #[test]
 fn sim_cli_missing_scenario_is_bad_input() {
-    let out = Command::new(BIN).args(["sim", "serve", "--scenario", "/nonexistent.yaml"]).output().expect("run");
+    let out = Command::new(BIN)
+        .args(["sim", "serve", "--scenario", "/nonexistent.yaml"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: failed to read scenario /nonexistent.yaml"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: failed to read scenario /nonexistent.yaml")
+    );
 }
 
 #[test]
@@ -47,11 +53,24 @@ fn sim_cli_serve_prints_connection_details_and_stops_on_ctrl_c() {
         .find_map(|l| l.trim().strip_prefix("export KUBECONFIG="))
         .unwrap_or_else(|| panic!("no KUBECONFIG hint in:\n{text}"))
         .to_owned();
-    assert!(text.contains("TENCENTCLOUD_SECRET_ID=") && text.contains("TKE/CVM API:"), "{text}");
-    let out = Command::new("kubectl").args(["--kubeconfig", &kubeconfig, "get", "nodes", "-o", "name"]).output().expect("kubectl on PATH");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("TENCENTCLOUD_SECRET_ID=") && text.contains("TKE/CVM API:"),
+        "{text}"
+    );
+    let out = Command::new("kubectl")
+        .args(["--kubeconfig", &kubeconfig, "get", "nodes", "-o", "name"])
+        .output()
+        .expect("kubectl on PATH");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
-    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(ok.success());
     let start = Instant::now();
     loop {
@@ -59,8 +78,14 @@ fn sim_cli_serve_prints_connection_details_and_stops_on_ctrl_c() {
             assert_eq!(status.code(), Some(0));
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "sim did not stop on SIGINT");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sim did not stop on SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!std::path::Path::new(&kubeconfig).exists(), "the temporary kubeconfig is removed on exit");
+    assert!(
+        !std::path::Path::new(&kubeconfig).exists(),
+        "the temporary kubeconfig is removed on exit"
+    );
 }

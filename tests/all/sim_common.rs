@@ -9,16 +9,28 @@ use tke_recycle::sim::{Sim, SimHandle, SimOptions};
 
 /// A shipped scenario by file name.
 pub fn scenario(name: &str) -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("scenario {name}: {e:#}"))
 }
 
 /// Start a shipped scenario at a high clock speed.
 pub async fn start(name: &str, speed: f64) -> SimHandle {
-    let sim = Sim::start(scenario(name), SimOptions { speed: Some(speed), ..Default::default() })
-        .await
-        .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
-    assert!(sim.wait_until(Duration::from_secs(10), |s| s.settled()).await, "scenario {name} did not settle");
+    let sim = Sim::start(
+        scenario(name),
+        SimOptions {
+            speed: Some(speed),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
+    assert!(
+        sim.wait_until(Duration::from_secs(10), |s| s.settled())
+            .await,
+        "scenario {name} did not settle"
+    );
     sim
 }
 
@@ -34,7 +46,8 @@ pub struct Output {
 
 /// Run kubectl against the sim, bounded in time. Fails (never skips) when kubectl is missing.
 pub async fn kubectl(sim: &SimHandle, args: &[&str], timeout: Duration) -> Output {
-    let cache = std::env::temp_dir().join(format!("tke-recycle-kubectl-cache-{}", std::process::id()));
+    let cache =
+        std::env::temp_dir().join(format!("tke-recycle-kubectl-cache-{}", std::process::id()));
     let mut cmd = tokio::process::Command::new("kubectl");
     cmd.arg("--kubeconfig")
         .arg(&sim.kubeconfig)

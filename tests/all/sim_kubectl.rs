@@ -30,7 +30,12 @@ async fn sim_kubectl_get_nodes_and_pods_as_json() {
     assert_eq!(nodes, 5);
     assert_eq!(pods, sim.store().list(Res::Pods, None).len());
     let node = items.iter().find(|i| i["kind"] == "Node").expect("node");
-    assert!(node["spec"]["providerID"].as_str().expect("providerID").starts_with("qcloud:///100003/ins-"));
+    assert!(
+        node["spec"]["providerID"]
+            .as_str()
+            .expect("providerID")
+            .starts_with("qcloud:///100003/ins-")
+    );
     assert!(node["metadata"]["labels"]["cloud.tencent.com/node-instance-id"].is_string());
 }
 
@@ -59,26 +64,53 @@ async fn sim_kubectl_cordon_uncordon_and_get_pdb() {
 async fn sim_kubectl_drain_evicts_and_pods_come_back_elsewhere() {
     let sim = start("small.yaml", 50.0).await;
     let node = web_node(&sim);
-    let out = kubectl(&sim, &["drain", &node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=40s"], T).await;
+    let out = kubectl(
+        &sim,
+        &[
+            "drain",
+            &node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=40s",
+        ],
+        T,
+    )
+    .await;
     assert!(out.success, "drain failed:\n{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("drained"), "{}", out.stdout);
-    assert!(out.stdout.contains("evicting pod") || out.stderr.contains("evicting pod"), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("evicting pod") || out.stderr.contains("evicting pod"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
     // Only DaemonSet pods stay; the web pods run again on other nodes.
     let back = sim
         .wait_until(Duration::from_secs(20), |s| {
             let pods = s.store().list(Res::Pods, Some("shop"));
-            let web: Vec<_> = pods.iter().filter(|p| p.label("app") == Some("web")).collect();
+            let web: Vec<_> = pods
+                .iter()
+                .filter(|p| p.label("app") == Some("web"))
+                .collect();
             web.len() == 4
                 && web.iter().all(|p| {
-                    p.pod.as_ref().is_some_and(|f| f.ready && f.node_name.as_deref() != Some(node.as_str()))
+                    p.pod
+                        .as_ref()
+                        .is_some_and(|f| f.ready && f.node_name.as_deref() != Some(node.as_str()))
                 })
         })
         .await;
     assert!(back, "web pods were not recreated on other nodes");
     for p in sim.pods_on(&node) {
-        assert!(p.starts_with("kube-system/node-exporter-"), "{p} is still on the drained node");
+        assert!(
+            p.starts_with("kube-system/node-exporter-"),
+            "{p} is still on the drained node"
+        );
     }
-    assert_eq!(sim.get(Res::Nodes, "", &node).expect("node")["spec"]["unschedulable"], true);
+    assert_eq!(
+        sim.get(Res::Nodes, "", &node).expect("node")["spec"]["unschedulable"],
+        true
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,17 +122,41 @@ async fn sim_kubectl_drain_blocked_by_pdb_retries_and_times_out() {
         .into_iter()
         .find(|p| p.label("app") == Some("api"))
         .expect("api pod");
-    let node = pod.pod.as_ref().and_then(|f| f.node_name.as_deref()).expect("bound").to_owned();
-    let out = kubectl(&sim, &["drain", &node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=7s"], T).await;
+    let node = pod
+        .pod
+        .as_ref()
+        .and_then(|f| f.node_name.as_deref())
+        .expect("bound")
+        .to_owned();
+    let out = kubectl(
+        &sim,
+        &[
+            "drain",
+            &node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=7s",
+        ],
+        T,
+    )
+    .await;
     assert!(!out.success, "drain must not complete:\n{}", out.stdout);
     assert!(
-        out.stderr.contains("Cannot evict pod as it would violate the pod's disruption budget"),
+        out.stderr
+            .contains("Cannot evict pod as it would violate the pod's disruption budget"),
         "{}",
         out.stderr
     );
     assert!(out.stderr.contains("will retry after 5s"), "{}", out.stderr);
     let retries = out.stderr.matches("will retry after 5s").count();
-    assert!(retries >= 2, "kubectl should retry a 429 every 5s: {}", out.stderr);
-    let still = sim.store().get(Res::Pods, "default", &pod.name).expect("pod still exists");
+    assert!(
+        retries >= 2,
+        "kubectl should retry a 429 every 5s: {}",
+        out.stderr
+    );
+    let still = sim
+        .store()
+        .get(Res::Pods, "default", &pod.name)
+        .expect("pod still exists");
     assert!(!still.deleting(), "the blocked pod must not be terminating");
 }

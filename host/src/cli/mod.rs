@@ -40,7 +40,10 @@ pub enum Command {
 /// Parse the command line, run, print errors once, return the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(err) => {
             eprintln!("error: failed to start the async runtime: {err}");

@@ -91,10 +91,17 @@ impl ServeArgs {
         };
         let sim = Sim::start(scenario, options).await?;
         let kc = sim.kubeconfig.display().to_string();
-        println!("practice cluster {name:?} is up in {:.1}s (clock speed {}x)", started.elapsed().as_secs_f64(), sim.clock.speed());
+        println!(
+            "practice cluster {name:?} is up in {:.1}s (clock speed {}x)",
+            started.elapsed().as_secs_f64(),
+            sim.clock.speed()
+        );
         println!("  Kubernetes API:  {}", sim.k8s_url);
         println!("  kubeconfig:      {kc}");
-        println!("  TKE/CVM API:     {} (endpoint {}, http)", sim.tke_url, sim.tke_endpoint);
+        println!(
+            "  TKE/CVM API:     {} (endpoint {}, http)",
+            sim.tke_url, sim.tke_endpoint
+        );
         println!("  region, cluster: {}, {}", sim.region, sim.cluster_id);
         println!("  SecretId:        {}", sim.secret_id);
         println!("  SecretKey:       {}", sim.secret_key);

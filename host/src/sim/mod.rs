@@ -144,7 +144,10 @@ impl Sim {
         store.set_recording(false);
         let tke = TkeState::from_scenario(&scenario);
         let mut namespaces: Vec<String> =
-            ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| (*s).to_owned()).collect();
+            ["default", "kube-system", "kube-public", "kube-node-lease"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
         for o in &scenario.objects {
             if let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str)
                 && !namespaces.iter().any(|n| n == ns)
@@ -153,7 +156,11 @@ impl Sim {
             }
         }
         // Generated workloads live in team-0 .. team-49.
-        if scenario.nodes.iter().any(|n| n.instance_id.as_deref().is_some_and(|i| i.starts_with("ins-g"))) {
+        if scenario.nodes.iter().any(|n| {
+            n.instance_id
+                .as_deref()
+                .is_some_and(|i| i.starts_with("ins-g"))
+        }) {
             namespaces.extend((0..50).map(|i| format!("team-{i}")));
         }
         let load_err = |index: usize, kind: &str, name: &str, source| SimError::LoadFailed {
@@ -164,17 +171,43 @@ impl Sim {
         };
         for ns in namespaces {
             let v = json!({"metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-            store.create(Res::Namespaces, v, false).map_err(|e| load_err(0, "Namespace", &ns, e))?;
+            store
+                .create(Res::Namespaces, v, false)
+                .map_err(|e| load_err(0, "Namespace", &ns, e))?;
         }
         for node in tke.initial_nodes() {
-            let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-            store.create(Res::Nodes, node, false).map_err(|e| load_err(0, "Node", &name, e))?;
+            let name = node
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            store
+                .create(Res::Nodes, node, false)
+                .map_err(|e| load_err(0, "Node", &name, e))?;
         }
-        for (i, mut o) in std::mem::take(&mut scenario.objects).into_iter().chain(generated).enumerate() {
-            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
-            let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned();
-            let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-            let Some(res) = Res::by_kind(&api, &kind) else { continue };
+        for (i, mut o) in std::mem::take(&mut scenario.objects)
+            .into_iter()
+            .chain(generated)
+            .enumerate()
+        {
+            let kind = o
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let api = o
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let Some(res) = Res::by_kind(&api, &kind) else {
+                continue;
+            };
             if res.def().namespaced && o.pointer("/metadata/namespace").is_none() {
                 o["metadata"]["namespace"] = json!("default");
             }
@@ -186,7 +219,9 @@ impl Sim {
                     o["status"] = s;
                 }
             }
-            store.create(res, o, true).map_err(|e| load_err(i, &kind, &name, e))?;
+            store
+                .create(res, o, true)
+                .map_err(|e| load_err(i, &kind, &name, e))?;
         }
         let tke = Arc::new(Mutex::new(tke));
         let mut ctrl = controllers::Controllers::new(
@@ -208,22 +243,44 @@ impl Sim {
 
         let k8s_listener = bind(options.k8s_port).await?;
         let tke_listener = bind(options.tke_port).await?;
-        let k8s_addr = k8s_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.k8s_port, source })?;
-        let tke_addr = tke_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.tke_port, source })?;
+        let k8s_addr = k8s_listener
+            .local_addr()
+            .map_err(|source| SimError::BindFailed {
+                port: options.k8s_port,
+                source,
+            })?;
+        let tke_addr = tke_listener
+            .local_addr()
+            .map_err(|source| SimError::BindFailed {
+                port: options.tke_port,
+                source,
+            })?;
         let k8s_url = format!("https://{k8s_addr}");
         let creds = scenario.credentials.clone();
 
         let (kubeconfig, temp_dir) = match &options.kubeconfig_out {
             Some(p) => (p.clone(), None),
             None => {
-                let dir = std::env::temp_dir().join(format!("tke-recycle-sim-{}-{}", std::process::id(), k8s_addr.port()));
-                std::fs::create_dir_all(&dir)
-                    .map_err(|source| SimError::KubeconfigWriteFailed { path: dir.display().to_string(), source })?;
+                let dir = std::env::temp_dir().join(format!(
+                    "tke-recycle-sim-{}-{}",
+                    std::process::id(),
+                    k8s_addr.port()
+                ));
+                std::fs::create_dir_all(&dir).map_err(|source| {
+                    SimError::KubeconfigWriteFailed {
+                        path: dir.display().to_string(),
+                        source,
+                    }
+                })?;
                 (dir.join("kubeconfig"), Some(dir))
             }
         };
-        std::fs::write(&kubeconfig, kubeconfig_yaml(&k8s_url, &creds.token))
-            .map_err(|source| SimError::KubeconfigWriteFailed { path: kubeconfig.display().to_string(), source })?;
+        std::fs::write(&kubeconfig, kubeconfig_yaml(&k8s_url, &creds.token)).map_err(|source| {
+            SimError::KubeconfigWriteFailed {
+                path: kubeconfig.display().to_string(),
+                source,
+            }
+        })?;
 
         let kube = Arc::new(kube_api::KubeApi {
             store: store.clone(),
@@ -325,13 +382,19 @@ impl SimHandle {
     pub fn settled(&self) -> bool {
         self.store.list(Res::Pods, None).iter().all(|p| {
             p.pod.as_ref().is_some_and(|f| {
-                !f.deleting && ((&*f.phase == "Running" && f.ready) || (f.node_name.is_none() && &*f.phase == "Pending"))
+                !f.deleting
+                    && ((&*f.phase == "Running" && f.ready)
+                        || (f.node_name.is_none() && &*f.phase == "Pending"))
             })
         })
     }
 
     /// Poll `cond` every 50 ms until it holds or `timeout` (real time) passes.
-    pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&SimHandle) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&SimHandle) -> bool,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if cond(self) {

@@ -258,7 +258,9 @@ impl NodeSpec {
 
     /// The instance ID, derived from the LAN IP when not given.
     pub fn instance_id(&self) -> String {
-        self.instance_id.clone().unwrap_or_else(|| instance_id_for(&self.lan_ip))
+        self.instance_id
+            .clone()
+            .unwrap_or_else(|| instance_id_for(&self.lan_ip))
     }
 }
 
@@ -327,8 +329,13 @@ impl Generate {
     pub fn parse(spec: &str) -> Result<Self, ScenarioError> {
         let mut g = Generate { nodes: 0, pods: 0 };
         for part in spec.split(',') {
-            let (k, v) = part.split_once('=').ok_or_else(|| ScenarioError::BadGenerateSpec(spec.into()))?;
-            let n: usize = v.trim().parse().map_err(|_| ScenarioError::BadGenerateSpec(spec.into()))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| ScenarioError::BadGenerateSpec(spec.into()))?;
+            let n: usize = v
+                .trim()
+                .parse()
+                .map_err(|_| ScenarioError::BadGenerateSpec(spec.into()))?;
             match k.trim() {
                 "nodes" => g.nodes = n,
                 "pods" => g.pods = n,
@@ -352,8 +359,10 @@ impl Scenario {
 
     /// Read and parse a file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::ReadFailed { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::ReadFailed {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_yaml(&text)
     }
 
@@ -361,7 +370,10 @@ impl Scenario {
         let mut names = std::collections::HashSet::new();
         for n in &self.nodes {
             if !names.insert(n.node_name().to_owned()) {
-                return Err(ScenarioError::Invalid(format!("node {} is listed twice", n.node_name())));
+                return Err(ScenarioError::Invalid(format!(
+                    "node {} is listed twice",
+                    n.node_name()
+                )));
             }
         }
         for (i, o) in self.objects.iter().enumerate() {
@@ -382,7 +394,12 @@ impl Scenario {
     /// lazily so that 150,000 pods never exist as JSON trees all at once.
     pub fn generate(&mut self, g: Generate) -> impl Iterator<Item = Value> + use<> {
         for i in 0..g.nodes {
-            let ip = format!("10.{}.{}.{}", 100 + i / 62_500, (i / 250) % 250, i % 250 + 2);
+            let ip = format!(
+                "10.{}.{}.{}",
+                100 + i / 62_500,
+                (i / 250) % 250,
+                i % 250 + 2
+            );
             self.nodes.push(NodeSpec {
                 lan_ip: ip,
                 name: None,
@@ -395,14 +412,26 @@ impl Scenario {
                 labels: BTreeMap::new(),
                 taints: vec![],
                 unschedulable: false,
-                charge_type: if i % 3 == 0 { "PREPAID".into() } else { default_charge() },
+                charge_type: if i % 3 == 0 {
+                    "PREPAID".into()
+                } else {
+                    default_charge()
+                },
                 data_disks: vec![],
                 node_pool_id: None,
             });
         }
-        let node_names: Vec<String> = self.nodes.iter().map(|n| n.node_name().to_owned()).collect();
+        let node_names: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| n.node_name().to_owned())
+            .collect();
         let per = 30usize;
-        let deployments = if node_names.is_empty() { 0 } else { g.pods.div_ceil(per) };
+        let deployments = if node_names.is_empty() {
+            0
+        } else {
+            g.pods.div_ceil(per)
+        };
         let now = super::clock::Clock::wall_rfc3339();
         (0..deployments).flat_map(move |d| {
             let placed = d * per;
@@ -413,13 +442,25 @@ impl Scenario {
 }
 
 /// One generated Deployment with its ReplicaSet, PDB and Running pods.
-fn generated_deployment(d: usize, placed: usize, replicas: usize, node_names: &[String], now: &str) -> Vec<Value> {
+fn generated_deployment(
+    d: usize,
+    placed: usize,
+    replicas: usize,
+    node_names: &[String],
+    now: &str,
+) -> Vec<Value> {
     let mut out = Vec::with_capacity(replicas + 3);
     let ns = format!("team-{}", d % 50);
     let name = format!("svc-{d}");
     let hash: String = format!("{d:010x}")
         .chars()
-        .map(|c| if c.is_ascii_digit() { (b'b' + (c as u8 - b'0')) as char } else { c })
+        .map(|c| {
+            if c.is_ascii_digit() {
+                (b'b' + (c as u8 - b'0')) as char
+            } else {
+                c
+            }
+        })
         .collect();
     let dep_uid = format!("00000000-0000-4000-8000-{:012}", d * 2);
     let rs_uid = format!("00000000-0000-4000-8000-{:012}", d * 2 + 1);
@@ -477,7 +518,13 @@ mod tests {
 
     #[test]
     fn generate_spec_parses() {
-        assert_eq!(Generate::parse("nodes=5000,pods=150000").expect("ok"), Generate { nodes: 5000, pods: 150000 });
+        assert_eq!(
+            Generate::parse("nodes=5000,pods=150000").expect("ok"),
+            Generate {
+                nodes: 5000,
+                pods: 150000
+            }
+        );
         assert!(Generate::parse("nodes=x").is_err());
         assert!(Generate::parse("cats=1").is_err());
     }
@@ -485,7 +532,12 @@ mod tests {
     #[test]
     fn generated_cluster_has_the_requested_sizes() {
         let mut s = Scenario::default();
-        let objects: Vec<Value> = s.generate(Generate { nodes: 10, pods: 95 }).collect();
+        let objects: Vec<Value> = s
+            .generate(Generate {
+                nodes: 10,
+                pods: 95,
+            })
+            .collect();
         assert_eq!(s.nodes.len(), 10);
         let pods = objects.iter().filter(|o| o["kind"] == "Pod").count();
         assert_eq!(pods, 95);

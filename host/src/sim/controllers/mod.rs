@@ -46,7 +46,13 @@ pub struct Controllers {
 
 impl Controllers {
     /// New controllers over a store.
-    pub fn new(store: Arc<Store>, clock: Clock, timing: Timing, faults: Faults, tke: Arc<Mutex<TkeState>>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        clock: Clock,
+        timing: Timing,
+        faults: Faults,
+        tke: Arc<Mutex<TkeState>>,
+    ) -> Self {
         Controllers {
             store,
             clock,
@@ -101,9 +107,15 @@ impl Controllers {
         let pods = store.list(Res::Pods, None);
         scheduler::schedule(&store, &nodes, &pods);
         let pods = store.list(Res::Pods, None);
-        let kubelet_next =
-            self.kubelet
-                .step(&store, &pods, &node_names, now, &self.timing, &self.faults, booting);
+        let kubelet_next = self.kubelet.step(
+            &store,
+            &pods,
+            &node_names,
+            now,
+            &self.timing,
+            &self.faults,
+            booting,
+        );
         if self.passes % 50 == 0 {
             self.kubelet.forget_missing(&pods);
         }

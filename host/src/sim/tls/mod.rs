@@ -38,13 +38,16 @@ fn acceptor() -> Result<TlsAcceptor, TlsError> {
         .chain(CertificateDer::pem_slice_iter(CA_PEM.as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(TlsError::PemInvalid)?;
-    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).map_err(TlsError::PemInvalid)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(TlsError::ConfigRejected)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(TlsError::ConfigRejected)?;
+    let key =
+        PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).map_err(TlsError::PemInvalid)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(TlsError::ConfigRejected)?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(TlsError::ConfigRejected)?;
     // axum serves HTTP/1.1 here; offering only it keeps clients from trying h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
@@ -62,7 +65,9 @@ impl TlsListener {
     /// Wrap a bound TCP listener.
     pub fn new(tcp: TcpListener) -> Result<Self, TlsError> {
         let acceptor = acceptor()?;
-        let addr = tcp.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let addr = tcp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let (tx, rx) = mpsc::channel(64);
         let accept_task = tokio::spawn(async move {
             loop {
@@ -73,13 +78,19 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                    {
                         let _ = tx.send((tls, peer)).await;
                     }
                 });
             }
         });
-        Ok(TlsListener { addr, rx, accept_task })
+        Ok(TlsListener {
+            addr,
+            rx,
+            accept_task,
+        })
     }
 }
 
