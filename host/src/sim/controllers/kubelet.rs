@@ -40,6 +40,10 @@ fn pod_ip() -> String {
 
 impl Kubelet {
     /// One pass over all pods; returns the earliest future deadline, if any.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the controller loop's state, passed explicitly"
+    )]
     pub fn step(
         &mut self,
         store: &Store,

@@ -116,7 +116,7 @@ impl Controllers {
             &self.faults,
             booting,
         );
-        if self.passes % 50 == 0 {
+        if self.passes.is_multiple_of(50) {
             self.kubelet.forget_missing(&pods);
         }
         let pods = store.list(Res::Pods, None);
