@@ -8,6 +8,7 @@ mod cli;
 mod fixtures;
 mod hostile;
 mod sim_api;
+mod sim_cli;
 mod sim_common;
 mod sim_kubectl;
 mod sim_tke;

@@ -432,3 +432,99 @@ async fn sim_api_kube_rs_client_works_unchanged() {
         false
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_api_unhealthy_pod_eviction_policy() {
+    // Speed 1: a pod made not-Ready stays so for about a second before its kubelet fixes it.
+    let sim = start("pdb-blocked.yaml", 1.0).await;
+    let (name, _) = pod_of(&sim, "default", "api");
+    let not_ready = json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+    let (code, _) = req(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/namespaces/default/pods/{name}/status"),
+        Some(not_ready.clone()),
+        "application/strategic-merge-patch+json",
+    )
+    .await;
+    assert_eq!(code, 200);
+    // The API server reads the PDB's status: wait until the disruption controller saw it.
+    assert!(
+        sim.wait_until(Duration::from_secs(1), |s| {
+            s.get(Res::PodDisruptionBudgets, "default", "api-strict")
+                .is_some_and(|p| p["status"]["currentHealthy"] == 1)
+        })
+        .await
+    );
+    // IfHealthyBudget (default): the budget is not healthy (1 < 2), so the budget decides: 429.
+    let (code, v) = evict(&sim, "default", &name, None).await;
+    assert_eq!(code, 429, "{v}");
+    // AlwaysAllow: a running but not-Ready pod may go whatever the budget says.
+    let (code, _) = req(
+        &sim,
+        reqwest::Method::PATCH,
+        "/apis/policy/v1/namespaces/default/poddisruptionbudgets/api-strict",
+        Some(json!({"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}})),
+        "application/merge-patch+json",
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        sim.wait_until(Duration::from_secs(3), |s| {
+            s.get(Res::PodDisruptionBudgets, "default", "api-strict")
+                .is_some_and(|p| p["status"]["observedGeneration"] == p["metadata"]["generation"])
+        })
+        .await
+    );
+    let (code, _) = req(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/namespaces/default/pods/{name}/status"),
+        Some(not_ready),
+        "application/strategic-merge-patch+json",
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (code, v) = evict(&sim, "default", &name, None).await;
+    assert_eq!(code, 201, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_api_injected_5xx_and_slow_termination() {
+    let mut s = crate::sim_common::scenario("pdb-blocked.yaml");
+    s.faults.api_server_5xx_rate = 1.0;
+    s.faults.slow_termination_seconds = Some(0.0);
+    let sim = tke_recycle::sim::Sim::start(
+        s,
+        tke_recycle::sim::SimOptions {
+            speed: Some(20.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("start");
+    // Discovery keeps working; resource requests fail with a real Status.
+    let (code, _) = req(&sim, reqwest::Method::GET, "/api/v1", None, "").await;
+    assert_eq!(code, 200);
+    let (code, v) = req(&sim, reqwest::Method::GET, "/api/v1/pods", None, "").await;
+    assert!(code == 500 || code == 503, "{code} {v}");
+    assert_eq!(v["kind"], "Status");
+    // Slow termination: a deleted pod takes its whole grace period (30 s simulated = 1.5 s).
+    let (name, _) = pod_of(&sim, "default", "api");
+    let start = std::time::Instant::now();
+    sim.store()
+        .mark_deleting(Res::Pods, "default", &name, 30)
+        .expect("delete");
+    assert!(
+        sim.wait_until(Duration::from_secs(10), |s| s
+            .store()
+            .get(Res::Pods, "default", &name)
+            .is_none())
+            .await
+    );
+    assert!(
+        start.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        start.elapsed()
+    );
+}

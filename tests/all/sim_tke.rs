@@ -406,3 +406,107 @@ async fn sim_tke_auth_errors_and_validation_use_real_codes() {
     let v: Value = resp.json().await.expect("json");
     assert_eq!(code(&v), "AuthFailure.InvalidAuthorization");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_tke_faults_failed_add_timeout_and_throttling() {
+    let mut s = crate::sim_common::scenario("small.yaml");
+    s.faults.add_fail_times = 1;
+    s.faults.add_timeout_instance_ids = vec!["ins-sim00020".into()];
+    s.faults.tke_rate_limit = Some(3);
+    let sim = tke_recycle::sim::Sim::start(
+        s,
+        tke_recycle::sim::SimOptions {
+            speed: Some(50.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("start");
+    let now = jiff::Timestamp::now().as_second();
+    let key = sim.secret_key.clone();
+    let add = json!({"ClusterId": sim.cluster_id, "InstanceIds": ["ins-sim00020"], "LoginSettings": {"KeepImageLogin": "true"}});
+    let (_, v) = call(
+        &sim,
+        "tke",
+        "2018-05-25",
+        "AddExistedInstances",
+        &add,
+        &key,
+        now,
+    )
+    .await;
+    assert_eq!(
+        v["Response"]["FailedInstanceIds"],
+        json!(["ins-sim00020"]),
+        "{v}"
+    );
+    assert!(
+        v["Response"]["FailedReasons"][0]
+            .as_str()
+            .expect("reason")
+            .contains("ins-sim00020")
+    );
+    let (_, v) = call(
+        &sim,
+        "tke",
+        "2018-05-25",
+        "AddExistedInstances",
+        &add,
+        &key,
+        now,
+    )
+    .await;
+    assert_eq!(
+        v["Response"]["TimeoutInstanceIds"],
+        json!(["ins-sim00020"]),
+        "{v}"
+    );
+    // The add happened even though the answer timed out: re-reading shows it.
+    assert!(
+        sim.wait_until(Duration::from_secs(10), |s| s
+            .get(Res::Nodes, "", "10.0.1.20")
+            .is_some())
+            .await
+    );
+    let (_, v) = call(
+        &sim,
+        "tke",
+        "2018-05-25",
+        "AddExistedInstances",
+        &add,
+        &key,
+        now,
+    )
+    .await;
+    assert!(
+        v["Response"]["FailedReasons"][0]
+            .as_str()
+            .expect("reason")
+            .contains("already in cluster"),
+        "{v}"
+    );
+    // Over the per-action rate limit within one second: RequestLimitExceeded.
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let (_, v) = call(
+            &sim,
+            "tke",
+            "2018-05-25",
+            "DescribeClusters",
+            &json!({}),
+            &key,
+            now,
+        )
+        .await;
+        codes.push(
+            v["Response"]["Error"]["Code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        );
+    }
+    assert!(
+        codes.iter().any(|c| c == "RequestLimitExceeded"),
+        "{codes:?}"
+    );
+}

@@ -134,9 +134,11 @@ async fn bind(port: u16) -> Result<tokio::net::TcpListener, SimError> {
 impl Sim {
     /// Load a scenario, settle its initial state (pods scheduled and Running), and serve it.
     pub async fn start(mut scenario: Scenario, options: SimOptions) -> Result<SimHandle, SimError> {
-        if let Some(g) = scenario.generate.take() {
-            scenario.generate(g);
-        }
+        let started = std::time::Instant::now();
+        let generated: Box<dyn Iterator<Item = Value> + Send> = match scenario.generate.take() {
+            Some(g) => Box::new(scenario.generate(g)),
+            None => Box::new(std::iter::empty()),
+        };
         let clock = Clock::new(options.speed.or(scenario.speed).unwrap_or(1.0));
         let store = Arc::new(Store::new());
         store.set_recording(false);
@@ -152,6 +154,14 @@ impl Sim {
             {
                 namespaces.push(ns.to_owned());
             }
+        }
+        // Generated workloads live in team-0 .. team-49.
+        if scenario.nodes.iter().any(|n| {
+            n.instance_id
+                .as_deref()
+                .is_some_and(|i| i.starts_with("ins-g"))
+        }) {
+            namespaces.extend((0..50).map(|i| format!("team-{i}")));
         }
         let load_err = |index: usize, kind: &str, name: &str, source| SimError::LoadFailed {
             index,
@@ -177,6 +187,7 @@ impl Sim {
         }
         for (i, mut o) in std::mem::take(&mut scenario.objects)
             .into_iter()
+            .chain(generated)
             .enumerate()
         {
             let kind = o
@@ -220,8 +231,15 @@ impl Sim {
             scenario.faults.clone(),
             tke.clone(),
         );
+        let loaded = started.elapsed();
         ctrl.settle_boot();
         store.set_recording(true);
+        tracing::info!(
+            load_ms = loaded.as_millis() as u64,
+            settle_ms = (started.elapsed() - loaded).as_millis() as u64,
+            objects = store.rv(),
+            "practice cluster loaded"
+        );
 
         let k8s_listener = bind(options.k8s_port).await?;
         let tke_listener = bind(options.tke_port).await?;

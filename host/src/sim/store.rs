@@ -246,6 +246,9 @@ pub struct Store {
     tx: broadcast::Sender<Arc<Event>>,
 }
 
+/// What a watch starts from: the events it missed, then a receiver for the rest.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// A resourceVersion a watch asked for is older than the kept history (HTTP 410 Gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooOld;
@@ -685,10 +688,7 @@ impl Store {
     }
 
     /// Events after `rv` from history plus a receiver for what follows, taken atomically.
-    pub fn watch_from(
-        &self,
-        rv: u64,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), TooOld> {
+    pub fn watch_from(&self, rv: u64) -> Result<WatchStart, TooOld> {
         let g = self.lock();
         if rv < g.history_floor {
             return Err(TooOld);

@@ -40,6 +40,10 @@ fn pod_ip() -> String {
 
 impl Kubelet {
     /// One pass over all pods; returns the earliest future deadline, if any.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the controller loop's state, passed explicitly"
+    )]
     pub fn step(
         &mut self,
         store: &Store,
@@ -86,6 +90,11 @@ impl Kubelet {
                 continue;
             }
             if matches!(&*f.phase, "Succeeded" | "Failed") || (&*f.phase == "Running" && f.ready) {
+                // Started and Ready: a later loss of readiness (a failing probe, someone writing
+                // the status) gets a fresh readiness delay rather than an instant fix.
+                if !self.starts.is_empty() {
+                    self.starts.remove(&p.uid);
+                }
                 continue;
             }
             let start = *self.starts.entry(p.uid.clone()).or_insert_with(|| {

@@ -25,7 +25,7 @@ use crate::sim::tke_api::state::TkeState;
 /// Real time between passes.
 const TICK: Duration = Duration::from_millis(20);
 /// A pass runs at least this often (real time).
-const RESYNC: Duration = Duration::from_secs(2);
+const RESYNC: Duration = Duration::from_secs(10);
 
 /// Everything the controllers need.
 pub struct Controllers {
@@ -116,7 +116,7 @@ impl Controllers {
             &self.faults,
             booting,
         );
-        if self.passes % 50 == 0 {
+        if self.passes.is_multiple_of(50) {
             self.kubelet.forget_missing(&pods);
         }
         let pods = store.list(Res::Pods, None);

@@ -15,6 +15,9 @@ use crate::sim::resource::Res;
 use crate::sim::selector::LabelSelector;
 use crate::sim::store::{Object, Store};
 
+/// The best node so far: its score, the node, and the (claim, PV) bindings it needs.
+type Choice<'a> = (i64, &'a NodeInfo, Vec<(String, String)>);
+
 const HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// What a pod's PVCs require of a node.
@@ -158,7 +161,7 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
         let anti = anti_affinity_terms(&spec);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut resource_failures = 0usize;
-        let mut best: Option<(i64, &NodeInfo, Vec<(String, String)>)> = None;
+        let mut best: Option<Choice<'_>> = None;
         'nodes: for node in nodes {
             let mut fail = |r: String| *reasons.entry(r).or_default() += 1;
             if node.unschedulable

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::patch::{self, PatchType};
@@ -151,20 +152,21 @@ impl Handlers<'_> {
         }
         let head = json!({"kind": format!("{}List", d.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut head = serde_json::to_vec(&head).unwrap_or_default();
-        // Replace the closing brace with the items array, copying each object's JSON verbatim.
+        // Replace the closing brace with the items array. Each object's stored JSON goes out as
+        // a shared, uncopied chunk, so a 150,000-pod list never becomes one big buffer.
         head.pop();
-        let total: usize = page.items.iter().map(|o| o.json.len() + 1).sum();
-        let mut out = Vec::with_capacity(head.len() + total + 16);
-        out.extend_from_slice(&head);
-        out.extend_from_slice(b",\"items\":[");
-        for (i, o) in page.items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&o.json);
-        }
-        out.extend_from_slice(b"]}");
-        Ok(json_response(200, Body::from(out)))
+        head.extend_from_slice(b",\"items\":[");
+        let chunks = std::iter::once(Bytes::from(head))
+            .chain(page.items.into_iter().enumerate().flat_map(|(i, o)| {
+                let sep = (i > 0).then(|| Bytes::from_static(b","));
+                sep.into_iter().chain(std::iter::once(o.json.clone()))
+            }))
+            .chain(std::iter::once(Bytes::from_static(b"]}")))
+            .map(Ok::<Bytes, std::io::Error>);
+        Ok(json_response(
+            200,
+            Body::from_stream(futures::stream::iter(chunks)),
+        ))
     }
 
     /// POST a new object.
