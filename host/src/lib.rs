@@ -10,10 +10,14 @@
 //! - [`checks`]: running a set of policies for a phase and collecting findings.
 //! - [`bundled`]: the modules built from `policies/` and embedded in the binary.
 //! - [`cli`]: the `tke-recycle` command line.
+//! - [`tke`]: Tencent Cloud API 3.0 pieces shared by the client and the practice cluster.
+//! - [`sim`]: the practice cluster, a Kubernetes API and a TKE API served on loopback.
 
 pub mod bindings;
 pub mod bundled;
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod sim;
 pub mod snapshot;
+pub mod tke;

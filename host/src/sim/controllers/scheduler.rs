@@ -1,0 +1,277 @@
+//! The scheduler: binds pending pods to nodes, running the real scheduler's filters in its
+//! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, pod
+//! anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
+//! cannot place. Scoring is simple: the least-allocated CPU wins, ties by name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::matching::{NodeInfo, node_selector_matches, pod_matches_node, untolerated_taint};
+use crate::sim::clock::Clock;
+use crate::sim::quantity::Resources;
+use crate::sim::resource::Res;
+use crate::sim::selector::LabelSelector;
+use crate::sim::store::{Object, Store};
+
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
+/// What a pod's PVCs require of a node.
+enum VolumeNeed {
+    /// The PV is bound and pinned by node affinity.
+    Pinned(Value),
+    /// An unbound claim that needs an available PV of this class usable on the node.
+    Unbound { claim: String, class: String },
+}
+
+fn volume_needs(store: &Store, ns: &str, spec: &Value) -> Vec<VolumeNeed> {
+    let mut out = Vec::new();
+    let Some(vols) = spec.get("volumes").and_then(Value::as_array) else { return out };
+    for v in vols {
+        let Some(claim) = v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) else { continue };
+        let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else { continue };
+        let pvc = pvc.value();
+        match pvc.pointer("/spec/volumeName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            Some(pv) => {
+                if let Some(aff) = store
+                    .get(Res::PersistentVolumes, "", pv)
+                    .and_then(|p| p.value().pointer("/spec/nodeAffinity/required").cloned())
+                {
+                    out.push(VolumeNeed::Pinned(aff));
+                }
+            }
+            None => out.push(VolumeNeed::Unbound {
+                claim: claim.to_owned(),
+                class: pvc.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("").to_owned(),
+            }),
+        }
+    }
+    out
+}
+
+/// An available PV of `class` usable on `node`, if the class has static PVs at all.
+fn find_pv(pvs: &[Arc<Object>], class: &str, node: &NodeInfo, taken: &[String]) -> Result<Option<String>, ()> {
+    let mut class_has_pvs = false;
+    for pv in pvs {
+        let v = pv.value();
+        if v.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("") != class {
+            continue;
+        }
+        class_has_pvs = true;
+        if v.pointer("/spec/claimRef").is_some_and(|c| !c.is_null()) || taken.contains(&pv.name.to_string()) {
+            continue;
+        }
+        let fits = v.pointer("/spec/nodeAffinity/required").is_none_or(|aff| node_selector_matches(aff, node));
+        if fits {
+            return Ok(Some(pv.name.to_string()));
+        }
+    }
+    if class_has_pvs { Err(()) } else { Ok(None) }
+}
+
+fn anti_affinity_terms(spec: &Value) -> Vec<Value> {
+    spec.pointer("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter(|t| t.get("topologyKey").and_then(Value::as_str) == Some(HOSTNAME)).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Schedule every pending pod once.
+pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
+    let pending: Vec<&Arc<Object>> = pods
+        .iter()
+        .filter(|p| p.pod.as_ref().is_some_and(|f| f.node_name.is_none() && !f.deleting && &*f.phase == "Pending"))
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let mut used: HashMap<&str, Resources> = HashMap::new();
+    for p in pods {
+        if let Some(f) = &p.pod
+            && let Some(n) = &f.node_name
+            && !matches!(&*f.phase, "Succeeded" | "Failed")
+        {
+            used.entry(n).or_default().add(&f.requests);
+        }
+    }
+    let mut used: HashMap<String, Resources> = used.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let pvs = store.list(Res::PersistentVolumes, None);
+    let mut taken_pvs: Vec<String> = Vec::new();
+    let mut placed_here: Vec<(String, Arc<Object>)> = Vec::new();
+    for pod in pending {
+        let v = pod.value();
+        if v.pointer("/spec/schedulerName").and_then(Value::as_str).is_some_and(|s| s != "default-scheduler") {
+            continue;
+        }
+        let spec = v.get("spec").cloned().unwrap_or(json!({}));
+        let Some(facts) = &pod.pod else { continue };
+        let tolerations = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let needs = volume_needs(store, &pod.namespace, &spec);
+        let anti = anti_affinity_terms(&spec);
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut resource_failures = 0usize;
+        let mut best: Option<(i64, &NodeInfo, Vec<(String, String)>)> = None;
+        'nodes: for node in nodes {
+            let mut fail = |r: String| *reasons.entry(r).or_default() += 1;
+            if node.unschedulable
+                && !tolerations.iter().any(|t| {
+                    super::matching::tolerates(t, &json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}))
+                })
+            {
+                fail("node(s) were unschedulable".into());
+                continue;
+            }
+            if let Some(t) = untolerated_taint(&node.taints, &tolerations) {
+                let s = |k| t.get(k).and_then(Value::as_str).unwrap_or("");
+                fail(format!("node(s) had untolerated taint {{{}: {}}}", s("key"), s("value")));
+                continue;
+            }
+            if !pod_matches_node(&spec, node) {
+                fail("node(s) didn't match Pod's node affinity/selector".into());
+                continue;
+            }
+            let u = used.get(&node.name).cloned().unwrap_or_default();
+            let short = u.insufficient(&facts.requests, &node.allocatable);
+            if !short.is_empty() {
+                resource_failures += 1;
+                for r in short {
+                    fail(if r == "pods" { "Too many pods".into() } else { format!("Insufficient {r}") });
+                }
+                continue;
+            }
+            let mut binds = Vec::new();
+            for need in &needs {
+                match need {
+                    VolumeNeed::Pinned(aff) => {
+                        if !node_selector_matches(aff, node) {
+                            fail("node(s) had volume node affinity conflict".into());
+                            continue 'nodes;
+                        }
+                    }
+                    VolumeNeed::Unbound { claim, class } => match find_pv(&pvs, class, node, &taken_pvs) {
+                        Ok(Some(pv)) => binds.push((claim.clone(), pv)),
+                        Ok(None) => binds.push((claim.clone(), String::new())),
+                        Err(()) => {
+                            fail("node(s) didn't find available persistent volumes to bind".into());
+                            continue 'nodes;
+                        }
+                    },
+                }
+            }
+            for term in &anti {
+                let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();
+                let clash = pods
+                    .iter()
+                    .any(|o| {
+                        o.uid != pod.uid
+                            && o.namespace == pod.namespace
+                            && o.pod.as_ref().is_some_and(|f| !f.deleting && f.node_name.as_deref() == Some(node.name.as_str()))
+                            && sel.matches(o)
+                    })
+                    || placed_here.iter().any(|(n, o)| *n == node.name && o.namespace == pod.namespace && sel.matches(o));
+                if clash {
+                    fail("node(s) didn't match pod anti-affinity rules".into());
+                    continue 'nodes;
+                }
+            }
+            let score = if node.allocatable.cpu_m > 0 { (u.cpu_m + facts.requests.cpu_m) * 1000 / node.allocatable.cpu_m } else { 0 };
+            if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                best = Some((score, node, binds));
+            }
+        }
+        match best {
+            Some((_, node, binds)) => {
+                for (claim, pv) in binds {
+                    bind_claim(store, &pod.namespace, &claim, &pv);
+                    if !pv.is_empty() {
+                        taken_pvs.push(pv);
+                    }
+                }
+                let now = Clock::wall_rfc3339();
+                let bound = store.update_with(Res::Pods, &pod.namespace, &pod.name, |p| {
+                    if p.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
+                        return Ok(());
+                    }
+                    p["spec"]["nodeName"] = json!(node.name);
+                    set_condition(p, json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now}));
+                    Ok(())
+                });
+                if let Ok(obj) = bound {
+                    used.entry(node.name.clone()).or_default().add(&facts.requests);
+                    placed_here.push((node.name.clone(), obj));
+                }
+            }
+            None => {
+                let n = nodes.len();
+                let mut hist: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+                hist.sort();
+                let mut msg = format!("0/{n} nodes are available: {}.", hist.join(", "));
+                let mut pre = Vec::new();
+                if resource_failures > 0 {
+                    pre.push(format!("{resource_failures} No preemption victims found for incoming pod"));
+                }
+                if n > resource_failures {
+                    pre.push(format!("{} Preemption is not helpful for scheduling", n - resource_failures));
+                }
+                pre.sort();
+                msg.push_str(&format!(" preemption: 0/{n} nodes are available: {}.", pre.join(", ")));
+                let _ = store.update_with(Res::Pods, &pod.namespace, &pod.name, |p| {
+                    let same = p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
+                        cs.iter().any(|c| c["type"] == "PodScheduled" && c["message"] == json!(msg))
+                    });
+                    if !same {
+                        set_condition(p, json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": msg, "lastTransitionTime": Clock::wall_rfc3339()}));
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+}
+
+/// Replace or add a condition by type.
+pub fn set_condition(pod: &mut Value, cond: Value) {
+    if !pod["status"].is_object() {
+        pod["status"] = json!({});
+    }
+    if !pod["status"]["conditions"].is_array() {
+        pod["status"]["conditions"] = json!([]);
+    }
+    if let Some(cs) = pod["status"]["conditions"].as_array_mut() {
+        cs.retain(|c| c.get("type") != cond.get("type"));
+        cs.push(cond);
+    }
+}
+
+/// Bind a claim to `pv`, or to a freshly provisioned PV when `pv` is empty.
+fn bind_claim(store: &Store, ns: &str, claim: &str, pv: &str) {
+    let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else { return };
+    let pvc_uid = pvc.uid.to_string();
+    let pvc_v = pvc.value();
+    let pv_name = if pv.is_empty() {
+        let name = format!("pvc-{pvc_uid}");
+        let pv = json!({"metadata": {"name": name},
+            "spec": {"capacity": pvc_v.pointer("/spec/resources/requests").cloned().unwrap_or(json!({"storage": "10Gi"})),
+                     "accessModes": pvc_v.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"])),
+                     "storageClassName": pvc_v.pointer("/spec/storageClassName").cloned().unwrap_or(json!("")),
+                     "persistentVolumeReclaimPolicy": "Delete"},
+            "status": {"phase": "Bound"}});
+        let _ = store.create(Res::PersistentVolumes, pv, false);
+        name
+    } else {
+        pv.to_owned()
+    };
+    let claim_ref = json!({"kind": "PersistentVolumeClaim", "namespace": ns, "name": claim, "uid": pvc_uid, "apiVersion": "v1"});
+    let _ = store.update_with(Res::PersistentVolumes, "", &pv_name, |p| {
+        p["spec"]["claimRef"] = claim_ref;
+        p["status"] = json!({"phase": "Bound"});
+        Ok(())
+    });
+    let _ = store.update_with(Res::PersistentVolumeClaims, ns, claim, |c| {
+        c["spec"]["volumeName"] = json!(pv_name);
+        c["status"] = json!({"phase": "Bound"});
+        Ok(())
+    });
+}

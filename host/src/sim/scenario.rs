@@ -1,0 +1,494 @@
+//! Scenario files: the YAML model of a practice cluster (its nodes and their VMs, VMs outside the
+//! cluster, Kubernetes manifests, timings and injected faults) and a generator for big clusters.
+//!
+//! This module only describes and validates; turning a scenario into objects and VMs is done by
+//! `Sim::start`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Why a scenario could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("failed to read scenario {path}")]
+    ReadFailed {
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML does not match the scenario model.
+    #[error("failed to parse scenario")]
+    ParseFailed(#[source] serde_yaml::Error),
+    /// A `--generate` spec is not `nodes=N,pods=M`.
+    #[error("bad generate spec {0:?}: expected nodes=N,pods=M")]
+    BadGenerateSpec(String),
+    /// A semantic problem (duplicate node, manifest without kind...).
+    #[error("invalid scenario: {0}")]
+    Invalid(String),
+}
+
+/// A practice cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scenario {
+    /// A name for humans.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Default clock speed (simulated seconds per real second).
+    #[serde(default)]
+    pub speed: Option<f64>,
+    /// The TKE cluster.
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    /// API credentials the sim accepts.
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// Simulated durations.
+    #[serde(default)]
+    pub timing: Timing,
+    /// Worker nodes (each with its VM).
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+    /// VMs that are not in the cluster.
+    #[serde(default)]
+    pub vms: Vec<VmSpec>,
+    /// Kubernetes manifests (Deployments, StatefulSets, DaemonSets, PDBs, PVs, PVCs, Pods...).
+    #[serde(default)]
+    pub objects: Vec<Value>,
+    /// Injected faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Generate a big cluster on top of what is listed.
+    #[serde(default)]
+    pub generate: Option<Generate>,
+}
+
+/// The TKE cluster's identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    /// Cluster ID.
+    pub id: String,
+    /// Cluster name.
+    pub name: String,
+    /// Kubernetes version.
+    pub version: String,
+    /// Region, e.g. ap-guangzhou.
+    pub region: String,
+    /// Zone name, e.g. ap-guangzhou-3.
+    pub zone: String,
+    /// Numeric zone ID used in providerID and zone labels.
+    pub zone_id: String,
+    /// Container runtime.
+    pub container_runtime: String,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            id: "cls-sim00001".into(),
+            name: "practice".into(),
+            version: "1.32.2".into(),
+            region: "ap-guangzhou".into(),
+            zone: "ap-guangzhou-3".into(),
+            zone_id: "100003".into(),
+            container_runtime: "containerd".into(),
+        }
+    }
+}
+
+/// Credentials the sim accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Credentials {
+    /// Tencent Cloud SecretId.
+    pub secret_id: String,
+    /// Tencent Cloud SecretKey.
+    pub secret_key: String,
+    /// Kubernetes bearer token.
+    pub token: String,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            secret_id: "AKIDsimPRACTICE0000000000000000000000".into(),
+            secret_key: "simPracticeSecretKey000000000000".into(),
+            token: "sim-practice-token".into(),
+        }
+    }
+}
+
+/// Simulated durations in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Timing {
+    /// Image pull per pod; pulls on one node run one at a time unless `parallelImagePulls`.
+    pub image_pull_seconds: f64,
+    /// From containers started to Ready.
+    pub ready_seconds: f64,
+    /// How long containers take to exit after SIGTERM (capped by the grace period).
+    pub shutdown_seconds: f64,
+    /// Pull images in parallel (kubelet serializeImagePulls=false).
+    pub parallel_image_pulls: bool,
+    /// From AddExistedInstances to the Node object reappearing.
+    pub add_instance_seconds: f64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            image_pull_seconds: 2.0,
+            ready_seconds: 1.0,
+            shutdown_seconds: 2.0,
+            parallel_image_pulls: false,
+            add_instance_seconds: 60.0,
+        }
+    }
+}
+
+/// A data disk of a VM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiskSpec {
+    /// Disk ID (generated when absent).
+    #[serde(default)]
+    pub disk_id: Option<String>,
+    /// Current file system; empty or absent means unformatted.
+    #[serde(default)]
+    pub file_system: Option<String>,
+    /// Where it is mounted now.
+    #[serde(default)]
+    pub mount_target: Option<String>,
+    /// Size in GB.
+    #[serde(default = "default_disk_size")]
+    pub size_gb: u64,
+}
+
+fn default_disk_size() -> u64 {
+    100
+}
+
+/// A taint in scenario form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaintSpec {
+    /// Key.
+    pub key: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+    /// NoSchedule, PreferNoSchedule or NoExecute.
+    pub effect: String,
+}
+
+/// A worker node and its VM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSpec {
+    /// LAN IP; also the node name (TKE lan-ip naming) unless `name` is set.
+    pub lan_ip: String,
+    /// Node name override (hostname naming).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Instance ID (generated from the IP when absent).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// CVM instance type.
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// Allocatable CPU.
+    #[serde(default = "default_cpu")]
+    pub cpu: String,
+    /// Allocatable memory.
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    /// Allocatable pod slots.
+    #[serde(default = "default_pods")]
+    pub pods: u32,
+    /// Extended allocatable resources, e.g. nvidia.com/gpu: "1".
+    #[serde(default)]
+    pub extended: BTreeMap<String, String>,
+    /// Extra labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    #[serde(default)]
+    pub taints: Vec<TaintSpec>,
+    /// Cordoned at start.
+    #[serde(default)]
+    pub unschedulable: bool,
+    /// PREPAID, POSTPAID_BY_HOUR, SPOTPAID...
+    #[serde(default = "default_charge")]
+    pub charge_type: String,
+    /// Data disks.
+    #[serde(default)]
+    pub data_disks: Vec<DiskSpec>,
+    /// Node pool, if any.
+    #[serde(default)]
+    pub node_pool_id: Option<String>,
+}
+
+fn default_instance_type() -> String {
+    "S5.LARGE8".into()
+}
+fn default_cpu() -> String {
+    "3920m".into()
+}
+fn default_memory() -> String {
+    "14Gi".into()
+}
+fn default_pods() -> u32 {
+    61
+}
+fn default_charge() -> String {
+    "POSTPAID_BY_HOUR".into()
+}
+
+impl NodeSpec {
+    /// The node name.
+    pub fn node_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.lan_ip)
+    }
+
+    /// The instance ID, derived from the LAN IP when not given.
+    pub fn instance_id(&self) -> String {
+        self.instance_id.clone().unwrap_or_else(|| instance_id_for(&self.lan_ip))
+    }
+}
+
+/// A deterministic `ins-xxxxxxxx` for an IP.
+pub fn instance_id_for(ip: &str) -> String {
+    let h = crate::tke::sign::sha256_hex(ip.as_bytes());
+    format!("ins-{}", &h[..8])
+}
+
+/// A VM outside the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VmSpec {
+    /// Instance ID.
+    pub instance_id: String,
+    /// LAN IP.
+    pub lan_ip: String,
+    /// Instance type.
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// Charge type.
+    #[serde(default = "default_charge")]
+    pub charge_type: String,
+    /// RUNNING, STOPPED...
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// Data disks.
+    #[serde(default)]
+    pub data_disks: Vec<DiskSpec>,
+}
+
+fn default_state() -> String {
+    "RUNNING".into()
+}
+
+/// Injected faults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Faults {
+    /// Probability (0..1) that a TKE/CVM call answers RequestLimitExceeded.
+    pub tke_throttle_rate: f64,
+    /// Requests per second per action before RequestLimitExceeded (real TKE: 20).
+    pub tke_rate_limit: Option<u32>,
+    /// The first N AddExistedInstances calls fail for every instance.
+    pub add_fail_times: u32,
+    /// Instances whose add answers TimeoutInstanceIds (the add still happens).
+    pub add_timeout_instance_ids: Vec<String>,
+    /// Probability (0..1) that a Kubernetes resource request answers 500/503.
+    pub api_server_5xx_rate: f64,
+    /// Pods take their full grace period (plus this many seconds) to terminate.
+    pub slow_termination_seconds: Option<f64>,
+}
+
+/// A generated big cluster.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Generate {
+    /// Nodes.
+    pub nodes: usize,
+    /// Pods (spread over Deployments of 30 replicas, bound and Running at start).
+    pub pods: usize,
+}
+
+impl Generate {
+    /// Parse `nodes=5000,pods=150000`.
+    pub fn parse(spec: &str) -> Result<Self, ScenarioError> {
+        let mut g = Generate { nodes: 0, pods: 0 };
+        for part in spec.split(',') {
+            let (k, v) = part.split_once('=').ok_or_else(|| ScenarioError::BadGenerateSpec(spec.into()))?;
+            let n: usize = v.trim().parse().map_err(|_| ScenarioError::BadGenerateSpec(spec.into()))?;
+            match k.trim() {
+                "nodes" => g.nodes = n,
+                "pods" => g.pods = n,
+                _ => return Err(ScenarioError::BadGenerateSpec(spec.into())),
+            }
+        }
+        if g.nodes == 0 {
+            return Err(ScenarioError::BadGenerateSpec(spec.into()));
+        }
+        Ok(g)
+    }
+}
+
+impl Scenario {
+    /// Parse YAML.
+    pub fn from_yaml(text: &str) -> Result<Self, ScenarioError> {
+        let s: Scenario = serde_yaml::from_str(text).map_err(ScenarioError::ParseFailed)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Read and parse a file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::ReadFailed { path: path.display().to_string(), source })?;
+        Self::from_yaml(&text)
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        let mut names = std::collections::HashSet::new();
+        for n in &self.nodes {
+            if !names.insert(n.node_name().to_owned()) {
+                return Err(ScenarioError::Invalid(format!("node {} is listed twice", n.node_name())));
+            }
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+            let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            if super::resource::Res::by_kind(api, kind).is_none() {
+                return Err(ScenarioError::Invalid(format!(
+                    "objects[{i}]: unsupported apiVersion/kind {api:?}/{kind:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Add a generated cluster: `g.nodes` nodes named 10.x.y.z and `g.pods` pods in Deployments
+    /// of 30 replicas (ReplicaSets and pods included, already bound and Running), with a PDB per
+    /// Deployment.
+    pub fn generate(&mut self, g: Generate) {
+        for i in 0..g.nodes {
+            let ip = format!("10.{}.{}.{}", 100 + i / 62_500, (i / 250) % 250, i % 250 + 2);
+            self.nodes.push(NodeSpec {
+                lan_ip: ip,
+                name: None,
+                instance_id: Some(format!("ins-g{i:07}")),
+                instance_type: default_instance_type(),
+                cpu: "31900m".into(),
+                memory: "120Gi".into(),
+                pods: 110,
+                extended: BTreeMap::new(),
+                labels: BTreeMap::new(),
+                taints: vec![],
+                unschedulable: false,
+                charge_type: if i % 3 == 0 { "PREPAID".into() } else { default_charge() },
+                data_disks: vec![],
+                node_pool_id: None,
+            });
+        }
+        let node_names: Vec<String> = self.nodes.iter().map(|n| n.node_name().to_owned()).collect();
+        if node_names.is_empty() {
+            return;
+        }
+        let per = 30usize;
+        let deployments = g.pods.div_ceil(per);
+        let mut placed = 0usize;
+        let now = super::clock::Clock::wall_rfc3339();
+        for d in 0..deployments {
+            let replicas = per.min(g.pods - placed);
+            let ns = format!("team-{}", d % 50);
+            let name = format!("svc-{d}");
+            let hash = format!("{:010x}", d).chars().map(|c| if c.is_ascii_digit() { (b'b' + (c as u8 - b'0')) as char } else { c }).collect::<String>();
+            let dep_uid = format!("00000000-0000-4000-8000-{:012}", d * 2);
+            let rs_uid = format!("00000000-0000-4000-8000-{:012}", d * 2 + 1);
+            let template = json!({
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1",
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
+                    "terminationGracePeriodSeconds": 30}
+            });
+            self.objects.push(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": ns, "uid": dep_uid},
+                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
+                "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas, "observedGeneration": 1}
+            }));
+            let mut rs_template = template.clone();
+            rs_template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+            let rs_name = format!("{name}-{hash}");
+            self.objects.push(json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": rs_name, "namespace": ns, "uid": rs_uid,
+                    "labels": {"app": name, "pod-template-hash": hash},
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep_uid, "controller": true, "blockOwnerDeletion": true}]},
+                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": rs_template},
+                "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1}
+            }));
+            self.objects.push(json!({
+                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": name}}}
+            }));
+            for r in 0..replicas {
+                let node = &node_names[(placed + r) % node_names.len()];
+                let mut spec = rs_template["spec"].clone();
+                spec["nodeName"] = json!(node);
+                self.objects.push(json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{rs_name}-{r:05}"), "namespace": ns,
+                        "labels": {"app": name, "pod-template-hash": hash},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]},
+                    "spec": spec,
+                    "status": {"phase": "Running", "hostIP": node, "podIP": format!("172.16.{}.{}", (placed + r) / 250 % 250, (placed + r) % 250 + 2),
+                        "startTime": now,
+                        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now},
+                                       {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]}
+                }));
+            }
+            placed += replicas;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_spec_parses() {
+        assert_eq!(Generate::parse("nodes=5000,pods=150000").expect("ok"), Generate { nodes: 5000, pods: 150000 });
+        assert!(Generate::parse("nodes=x").is_err());
+        assert!(Generate::parse("cats=1").is_err());
+    }
+
+    #[test]
+    fn generated_cluster_has_the_requested_sizes() {
+        let mut s = Scenario::default();
+        s.generate(Generate { nodes: 10, pods: 95 });
+        assert_eq!(s.nodes.len(), 10);
+        let pods = s.objects.iter().filter(|o| o["kind"] == "Pod").count();
+        assert_eq!(pods, 95);
+        s.validate().expect("valid");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        assert!(Scenario::from_yaml("nodes:\n- lanIp: 10.0.0.1\n  cpus: 4\n").is_err());
+        let s = Scenario::from_yaml("nodes:\n- lanIp: 10.0.0.1\n").expect("ok");
+        assert_eq!(s.nodes[0].node_name(), "10.0.0.1");
+        assert!(s.nodes[0].instance_id().starts_with("ins-"));
+    }
+}

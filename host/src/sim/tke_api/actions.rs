@@ -1,0 +1,448 @@
+//! The TKE and CVM actions: request validation with the real error codes, and the effects on
+//! the cloud state and the Kubernetes objects.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::state::{FormattedDisk, Membership, TkeState, Vm};
+use super::{TkeApi, TkeError};
+use crate::sim::clock::Clock;
+use crate::sim::resource::Res;
+
+/// File systems TKE mounts as they are; anything else is formatted.
+const KEPT_FILE_SYSTEMS: [&str; 3] = ["ext3", "ext4", "xfs"];
+
+fn check_known(params: &Value, known: &[&str]) -> Result<(), TkeError> {
+    if let Some(m) = params.as_object() {
+        for k in m.keys() {
+            if !known.contains(&k.as_str()) {
+                return Err(TkeError::new("UnknownParameter", format!("The parameter `{k}` is not recognized.")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn opt_str<'a>(p: &'a Value, k: &str) -> Result<Option<&'a str>, TkeError> {
+    match p.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected String."))),
+    }
+}
+
+fn req_str<'a>(p: &'a Value, k: &str) -> Result<&'a str, TkeError> {
+    opt_str(p, k)?.filter(|s| !s.is_empty()).ok_or_else(|| TkeError::missing(k))
+}
+
+fn str_array(p: &Value, k: &str) -> Result<Option<Vec<String>>, TkeError> {
+    match p.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected Array of String.")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected Array of String."))),
+    }
+}
+
+fn uint(p: &Value, k: &str, default: u64) -> Result<u64, TkeError> {
+    match p.get(k) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| TkeError::new("InvalidParameterValue", format!("The value `{v}` of parameter `{k}` is not valid."))),
+    }
+}
+
+fn filters(p: &Value) -> Result<Vec<(String, Vec<String>)>, TkeError> {
+    let Some(fs) = p.get("Filters").filter(|v| !v.is_null()) else { return Ok(vec![]) };
+    let arr = fs.as_array().ok_or_else(|| TkeError::invalid("The value type of parameter `Filters` is not valid."))?;
+    arr.iter()
+        .map(|f| {
+            let name = req_str(f, "Name").map_err(|_| TkeError::missing("Filters.Name"))?.to_owned();
+            let values = str_array(f, "Values")?.unwrap_or_default();
+            Ok((name, values))
+        })
+        .collect()
+}
+
+fn page<T: Clone>(items: &[T], offset: u64, limit: u64) -> Vec<T> {
+    items.iter().skip(offset as usize).take(limit as usize).cloned().collect()
+}
+
+/// Answer for a region other than the cluster's: no resources there.
+pub fn other_region(service: &str, action: &str, params: &Value, region: &str) -> Result<Value, TkeError> {
+    let _ = params;
+    match (service, action) {
+        ("tke", "DescribeClusters") => Ok(json!({"TotalCount": 0, "Clusters": []})),
+        ("cvm", "DescribeInstances") => Ok(json!({"TotalCount": 0, "InstanceSet": []})),
+        ("tke", "DescribeExistedInstances") => Ok(json!({"TotalCount": 0, "ExistedInstanceSet": []})),
+        ("tke", _) => Err(TkeError::new(
+            "InvalidParameter.ClusterNotFound",
+            format!("The cluster ID does not exist in region {region}."),
+        )),
+        _ => Err(TkeError::new("InvalidAction", format!("The requested action `{action}` does not exist."))),
+    }
+}
+
+/// Run an action.
+pub fn dispatch(st: &mut TkeState, api: &TkeApi, service: &str, action: &str, p: &Value) -> Result<Value, TkeError> {
+    match (service, action) {
+        ("tke", "DescribeClusters") => describe_clusters(st, p),
+        ("tke", "DescribeClusterInstances") => describe_cluster_instances(st, p),
+        ("tke", "DeleteClusterInstances") => delete_cluster_instances(st, api, p),
+        ("tke", "AddExistedInstances") => add_existed_instances(st, api, p),
+        ("tke", "DescribeExistedInstances") => describe_existed_instances(st, p),
+        ("cvm", "DescribeInstances") => describe_instances(st, p),
+        _ => Err(TkeError::new("InvalidAction", format!("The requested action `{action}` does not exist."))),
+    }
+}
+
+fn cluster_check(st: &TkeState, p: &Value, not_found_code: &str) -> Result<(), TkeError> {
+    let id = req_str(p, "ClusterId")?;
+    if id != st.cluster.id {
+        return Err(TkeError::new(not_found_code, format!("The cluster {id} does not exist.")));
+    }
+    Ok(())
+}
+
+fn describe_clusters(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &["ClusterIds", "Offset", "Limit", "Filters", "ClusterType"])?;
+    let ids = str_array(p, "ClusterIds")?;
+    let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
+    let c = &st.cluster;
+    let nodes = st.vms.values().filter(|v| v.membership.is_some()).count();
+    let cluster = json!({
+        "ClusterId": c.id, "ClusterName": c.name, "ClusterDescription": "practice cluster",
+        "ClusterVersion": c.version, "ClusterOs": "tlinux3.1x86_64", "ClusterType": "MANAGED_CLUSTER",
+        "ClusterNetworkSettings": {"ClusterCIDR": "172.16.0.0/16", "IgnoreClusterCIDRConflict": false, "MaxNodePodNum": 64,
+            "MaxClusterServiceNum": 1024, "Ipvs": false, "VpcId": "vpc-sim00001", "Cni": true, "KubeProxyMode": "iptables",
+            "ServiceCIDR": "", "Subnets": [], "IgnoreServiceCIDRConflict": false, "IsDualStack": false, "Ipv6ServiceCIDR": "",
+            "CiliumMode": ""},
+        "ClusterNodeNum": nodes, "ProjectId": 0, "TagSpecification": [], "ClusterStatus": "Running",
+        "Property": "{\"NodeNameType\":\"lan-ip\"}", "ClusterMaterNodeNum": 0, "ImageId": "img-sim00001",
+        "OsCustomizeType": "GENERAL", "ContainerRuntime": c.container_runtime, "CreatedTime": "2024-01-01T00:00:00Z",
+        "DeletionProtection": false, "EnableExternalNode": false, "ClusterLevel": "L20", "AutoUpgradeClusterLevel": false,
+        "QGPUShareEnable": false, "RuntimeVersion": "1.6.9", "ClusterEtcdNodeNum": 0
+    });
+    let all = if ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&c.id)) { vec![cluster] } else { vec![] };
+    Ok(json!({"TotalCount": all.len(), "Clusters": page(&all, offset, limit)}))
+}
+
+fn instance_json(vm: &Vm, m: &Membership) -> Value {
+    json!({
+        "InstanceId": vm.instance_id, "InstanceRole": "WORKER", "FailedReason": "",
+        "InstanceState": m.state, "DrainStatus": "", "InstanceAdvancedSettings": m.advanced_settings,
+        "CreatedTime": m.created_time, "LanIP": vm.lan_ip, "NodePoolId": m.node_pool_id, "AutoscalingGroupId": ""
+    })
+}
+
+fn describe_cluster_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &["ClusterId", "Offset", "Limit", "InstanceIds", "InstanceRole", "Filters"])?;
+    cluster_check(st, p, "InvalidParameter.ClusterNotFound")?;
+    let ids = str_array(p, "InstanceIds")?;
+    let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
+    let role = opt_str(p, "InstanceRole")?.unwrap_or("WORKER");
+    if !["MASTER", "WORKER", "ETCD", "MASTER_ETCD", "ALL"].contains(&role) {
+        return Err(TkeError::invalid(format!("InstanceRole {role} is not valid.")));
+    }
+    let pool_filter: Option<Vec<String>> = filters(p)?.into_iter().find(|(n, _)| n == "nodepool-id").map(|(_, v)| v);
+    let all: Vec<Value> = st
+        .vms
+        .values()
+        .filter_map(|vm| vm.membership.as_ref().map(|m| (vm, m)))
+        .filter(|_| matches!(role, "WORKER" | "ALL"))
+        .filter(|(vm, _)| ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&vm.instance_id)))
+        .filter(|(_, m)| pool_filter.as_ref().is_none_or(|ps| ps.contains(&m.node_pool_id)))
+        .map(|(vm, m)| instance_json(vm, m))
+        .collect();
+    Ok(json!({"TotalCount": all.len(), "InstanceSet": page(&all, offset, limit)}))
+}
+
+fn delete_cluster_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &["ClusterId", "InstanceIds", "InstanceDeleteMode", "ForceDelete", "ResourceDeleteOptions"])?;
+    cluster_check(st, p, "FailedOperation.ClusterNotFound")?;
+    let ids = str_array(p, "InstanceIds")?.filter(|i| !i.is_empty()).ok_or_else(|| TkeError::missing("InstanceIds"))?;
+    let mode = opt_str(p, "InstanceDeleteMode")?.unwrap_or("terminate");
+    if mode != "retain" && mode != "terminate" {
+        return Err(TkeError::invalid(format!("InstanceDeleteMode {mode} is not valid: use terminate or retain.")));
+    }
+    let (mut succ, mut failed, mut not_found) = (vec![], vec![], vec![]);
+    for id in ids {
+        let Some(vm) = st.vms.get_mut(&id) else {
+            not_found.push(id);
+            continue;
+        };
+        let Some(m) = vm.membership.take() else {
+            not_found.push(id);
+            continue;
+        };
+        if mode == "terminate" && vm.charge_type != "POSTPAID_BY_HOUR" && vm.charge_type != "SPOTPAID" {
+            // Only pay-as-you-go instances can be terminated this way; keep it in the cluster.
+            vm.membership = Some(m);
+            failed.push(id);
+            continue;
+        }
+        // Removing the node deletes its Node object; the pod garbage collector removes its pods.
+        let _ = api.store.delete(Res::Nodes, "", &m.node_name, None, None);
+        if mode == "terminate" {
+            vm.state = "TERMINATING".into();
+            st.terminated.push(id.clone());
+        }
+        succ.push(id);
+    }
+    Ok(json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "NotFoundInstanceIds": not_found}))
+}
+
+fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &[
+        "ClusterId", "InstanceIds", "InstanceAdvancedSettings", "EnhancedService", "LoginSettings", "HostName",
+        "SecurityGroupIds", "NodePool", "SkipValidateOptions", "InstanceAdvancedSettingsOverrides", "ImageId",
+        "NodeType", "Tags", "RenewFlag",
+    ])?;
+    cluster_check(st, p, "FailedOperation.ClusterNotFound")?;
+    let ids = str_array(p, "InstanceIds")?.filter(|i| !i.is_empty()).ok_or_else(|| TkeError::missing("InstanceIds"))?;
+    let login = p.get("LoginSettings").filter(|l| l.is_object());
+    let has_login = login.is_some_and(|l| {
+        l.get("Password").and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+            || l.get("KeyIds").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+            || l.get("KeepImageLogin").and_then(Value::as_str) == Some("true")
+    });
+    if !has_login {
+        return Err(TkeError::invalid(
+            "LoginSettings is required when adding existing instances: set Password, KeyIds or KeepImageLogin.",
+        ));
+    }
+    if let Some(sgs) = str_array(p, "SecurityGroupIds")?
+        && sgs.len() > 1
+    {
+        return Err(TkeError::invalid("Only one security group can be set in SecurityGroupIds."));
+    }
+    let overrides = p.get("InstanceAdvancedSettingsOverrides").and_then(Value::as_array).cloned().unwrap_or_default();
+    if overrides.len() > ids.len() {
+        return Err(TkeError::invalid("InstanceAdvancedSettingsOverrides is longer than InstanceIds."));
+    }
+    let default_settings = p.get("InstanceAdvancedSettings").cloned().unwrap_or(json!({}));
+    let pool = p.pointer("/NodePool/NodePoolId").and_then(Value::as_str).unwrap_or("").to_owned();
+    let inject_failure = st.add_failures_left > 0;
+    if inject_failure {
+        st.add_failures_left -= 1;
+    }
+    let now = api.clock.now();
+    let add_after = Duration::from_secs_f64(st.add_seconds.max(0.0));
+    let (mut succ, mut failed, mut timeout, mut reasons) = (vec![], vec![], vec![], vec![]);
+    let cluster_id = st.cluster.id.clone();
+    for (i, id) in ids.iter().enumerate() {
+        let settings = overrides.get(i).cloned().unwrap_or_else(|| default_settings.clone());
+        let Some(vm) = st.vms.get_mut(id) else {
+            failed.push(id.clone());
+            reasons.push(format!("InstanceId {id} not found"));
+            continue;
+        };
+        if vm.membership.is_some() {
+            failed.push(id.clone());
+            reasons.push(format!("InstanceId {id} is already in cluster {cluster_id}"));
+            continue;
+        }
+        if vm.state != "RUNNING" {
+            failed.push(id.clone());
+            reasons.push(format!("InstanceId {id} is in state {}, not RUNNING", vm.state));
+            continue;
+        }
+        if inject_failure {
+            failed.push(id.clone());
+            reasons.push(format!("InstanceId {id} ServiceResetCvmV3 failed: injected fault"));
+            continue;
+        }
+        // The OS is reinstalled; data disks TKE is told to mount are formatted unless they
+        // already carry ext3/ext4/xfs.
+        vm.os_reinstalls += 1;
+        let mut targets: Vec<(usize, String, String)> = Vec::new();
+        if let Some(mt) = settings.get("MountTarget").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            targets.push((0, mt.to_owned(), "ext4".to_owned()));
+        }
+        if let Some(dds) = settings.get("DataDisks").and_then(Value::as_array) {
+            for (j, d) in dds.iter().enumerate() {
+                let mt = d.get("MountTarget").and_then(Value::as_str).unwrap_or("");
+                let auto = d.get("AutoFormatAndMount").and_then(Value::as_bool).unwrap_or(false);
+                if !mt.is_empty() && auto {
+                    let fs = d.get("FileSystem").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("ext4");
+                    targets.push((j, mt.to_owned(), fs.to_owned()));
+                }
+            }
+        }
+        for (j, mt, fs) in targets {
+            let Some(disk) = vm.data_disks.get_mut(j) else { continue };
+            let keep = disk.file_system.as_deref().is_some_and(|f| KEPT_FILE_SYSTEMS.contains(&f));
+            if !keep {
+                st.formatted_disks.push(FormattedDisk {
+                    instance_id: id.clone(),
+                    disk_id: disk.disk_id.clone(),
+                    previous_file_system: disk.file_system.clone(),
+                    mount_target: mt.clone(),
+                });
+                disk.file_system = Some(fs);
+                disk.has_original_data = false;
+            }
+            disk.mount_target = Some(mt);
+        }
+        if let Some(script) = settings.get("UserScript").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(script)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| script.to_owned());
+            st.user_scripts.push((id.clone(), decoded));
+        }
+        let node_name = p
+            .get("HostName")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| vm.lan_ip.clone());
+        vm.membership = Some(Membership {
+            node_name,
+            state: "initializing".into(),
+            advanced_settings: settings,
+            node_pool_id: pool.clone(),
+            created_time: Clock::wall_rfc3339(),
+            ready_at: Some(now + add_after),
+        });
+        if st.faults.add_timeout_instance_ids.contains(id) {
+            timeout.push(id.clone());
+        } else {
+            succ.push(id.clone());
+        }
+    }
+    Ok(json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "TimeoutInstanceIds": timeout, "FailedReasons": reasons}))
+}
+
+fn describe_existed_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &["ClusterId", "InstanceIds", "Filters", "VagueIpAddress", "VagueInstanceName", "Offset", "Limit", "IpAddresses"])?;
+    let ids = str_array(p, "InstanceIds")?;
+    if let Some(c) = opt_str(p, "ClusterId")?
+        && ids.is_some()
+    {
+        let _ = c;
+        return Err(TkeError::invalid("ClusterId and InstanceIds cannot be specified at the same time."));
+    }
+    if let Some(c) = opt_str(p, "ClusterId")?
+        && c != st.cluster.id
+    {
+        return Err(TkeError::new("FailedOperation.ClusterNotFound", format!("The cluster {c} does not exist.")));
+    }
+    if ids.as_ref().is_some_and(|i| i.len() > 100) {
+        return Err(TkeError::invalid("At most 100 InstanceIds are allowed."));
+    }
+    let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
+    if limit > 100 {
+        return Err(TkeError::new("InvalidParameterValue", "The value of parameter `Limit` must be at most 100."));
+    }
+    let vague = opt_str(p, "VagueIpAddress")?;
+    let ips = str_array(p, "IpAddresses")?;
+    let fs = filters(p)?;
+    let all: Vec<Value> = st
+        .vms
+        .values()
+        .filter(|vm| vm.state != "TERMINATED")
+        .filter(|vm| ids.as_ref().is_none_or(|ids| ids.contains(&vm.instance_id)))
+        .filter(|vm| vague.is_none_or(|v| vm.lan_ip.contains(v)))
+        .filter(|vm| ips.as_ref().is_none_or(|ips| ips.contains(&vm.lan_ip)))
+        .filter(|vm| cvm_filters_match(vm, &fs))
+        .map(|vm| {
+            let in_cluster = vm.membership.is_some();
+            let usable = !in_cluster && vm.state == "RUNNING";
+            json!({
+                "Usable": usable,
+                "UnusableReason": if in_cluster { "already in cluster" } else if usable { "" } else { "instance is not running" },
+                "AlreadyInCluster": if in_cluster { st.cluster.id.as_str() } else { "" },
+                "InstanceId": vm.instance_id, "InstanceName": vm.instance_id, "PrivateIpAddresses": [vm.lan_ip],
+                "PublicIpAddresses": null, "CreatedTime": vm.created_time, "CPU": vm.cpu, "Memory": vm.memory_gb,
+                "OsName": "TencentOS Server 3.1 (TK4)", "InstanceType": vm.instance_type, "AutoscalingGroupId": "",
+                "InstanceChargeType": vm.charge_type, "IPv6Addresses": null
+            })
+        })
+        .collect();
+    Ok(json!({"TotalCount": all.len(), "ExistedInstanceSet": page(&all, offset, limit)}))
+}
+
+fn cvm_filters_match(vm: &Vm, fs: &[(String, Vec<String>)]) -> bool {
+    fs.iter().all(|(name, values)| {
+        let have = match name.as_str() {
+            "instance-id" => vm.instance_id.clone(),
+            "private-ip-address" => vm.lan_ip.clone(),
+            "instance-charge-type" => vm.charge_type.clone(),
+            "instance-state" => vm.state.clone(),
+            "zone" => vm.zone.clone(),
+            "instance-type" => vm.instance_type.clone(),
+            _ => return true,
+        };
+        values.contains(&have)
+    })
+}
+
+fn describe_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
+    check_known(p, &["InstanceIds", "Filters", "Offset", "Limit"])?;
+    let ids = str_array(p, "InstanceIds")?;
+    let fs = filters(p)?;
+    if ids.is_some() && !fs.is_empty() {
+        return Err(TkeError::new("InvalidParameterCombination", "InstanceIds and Filters cannot be specified at the same time."));
+    }
+    if ids.as_ref().is_some_and(|i| i.len() > 100) {
+        return Err(TkeError::new("InvalidParameterValue.LimitExceeded", "At most 100 InstanceIds are allowed."));
+    }
+    for (name, _) in &fs {
+        if !["instance-id", "private-ip-address", "instance-charge-type", "instance-state", "zone", "instance-type", "instance-name"].contains(&name.as_str()) {
+            return Err(TkeError::new("InvalidFilter", format!("The filter `{name}` is not supported.")));
+        }
+    }
+    if let Some(ids) = &ids {
+        for id in ids {
+            if !id.starts_with("ins-") {
+                return Err(TkeError::new("InvalidInstanceId.Malformed", format!("The instance ID `{id}` is malformed.")));
+            }
+        }
+    }
+    let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
+    if limit > 100 {
+        return Err(TkeError::new("InvalidParameterValue.LimitExceeded", "The value of parameter `Limit` must be at most 100."));
+    }
+    let all: Vec<Value> = st
+        .vms
+        .values()
+        .filter(|vm| ids.as_ref().is_none_or(|ids| ids.contains(&vm.instance_id)))
+        .filter(|vm| cvm_filters_match(vm, &fs))
+        .map(|vm| {
+            json!({
+                "Placement": {"Zone": vm.zone, "ProjectId": 0},
+                "InstanceId": vm.instance_id, "InstanceType": vm.instance_type, "CPU": vm.cpu, "Memory": vm.memory_gb,
+                "RestrictState": "NORMAL", "InstanceName": vm.instance_id, "InstanceChargeType": vm.charge_type,
+                "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskId": format!("disk-sys{}", &vm.instance_id[4..]), "DiskSize": 50},
+                "DataDisks": vm.data_disks.iter().map(|d| json!({"DiskSize": d.size_gb, "DiskType": "CLOUD_PREMIUM",
+                    "DiskId": d.disk_id, "DeleteWithInstance": false, "Encrypt": false})).collect::<Vec<_>>(),
+                "PrivateIpAddresses": [vm.lan_ip], "PublicIpAddresses": null,
+                "InternetAccessible": {"InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR", "InternetMaxBandwidthOut": 0},
+                "VirtualPrivateCloud": {"VpcId": "vpc-sim00001", "SubnetId": "subnet-sim00001", "AsVpcGateway": false},
+                "ImageId": "img-sim00001", "RenewFlag": if vm.charge_type == "PREPAID" { "NOTIFY_AND_AUTO_RENEW" } else { "" },
+                "CreatedTime": vm.created_time,
+                "ExpiredTime": if vm.charge_type == "PREPAID" { json!("2030-01-01T00:00:00Z") } else { Value::Null },
+                "OsName": "TencentOS Server 3.1 (TK4)", "SecurityGroupIds": ["sg-sim00001"], "LoginSettings": {"KeyIds": []},
+                "InstanceState": vm.state, "Tags": [], "StopChargingMode": "NOT_APPLICABLE",
+                "Uuid": vm.instance_id, "LatestOperation": if vm.os_reinstalls > 0 { "ResetInstance" } else { "" },
+                "LatestOperationState": if vm.os_reinstalls > 0 { "SUCCESS" } else { "" }, "LatestOperationRequestId": "",
+                "IPv6Addresses": null, "CamRoleName": "", "HpcClusterId": "", "DisasterRecoverGroupId": "",
+                "IsolatedSource": "NOTISOLATED", "LicenseType": "TencentCloud", "DisableApiTermination": false,
+                "DefaultLoginUser": "root", "DefaultLoginPort": 22, "LatestOperationErrorMsg": ""
+            })
+        })
+        .collect();
+    Ok(json!({"TotalCount": all.len(), "InstanceSet": page(&all, offset, limit)}))
+}
