@@ -5,11 +5,15 @@
 //! 1 a policy denied (an answer, not a failure); 2 bad usage, configuration or input; 3 the command
 //! could not complete (cluster or cloud unreachable, a step failed).
 
+mod access;
 mod args;
+mod check;
+mod nodes;
 mod output;
 mod policy;
 mod policy_check;
 mod policy_list;
+mod snapshot_cmd;
 
 use std::process::ExitCode;
 
@@ -50,6 +54,12 @@ pub enum Command {
     /// List policies and check them offline against a snapshot file.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Write a snapshot of the live cluster to a file (the format `policy check` reads).
+    Snapshot(snapshot_cmd::SnapshotArgs),
+    /// List nodes with their Tencent Cloud instance, LAN IP, node pool, TKE state and charge type.
+    Nodes(nodes::NodesArgs),
+    /// Take a live snapshot and run the pre-check policies for the given nodes.
+    Check(check::LiveCheckArgs),
 }
 
 /// Parse the command line, run, print errors once, return the exit code.
@@ -77,6 +87,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Policy(cmd) => cmd.execute(policy::sub_matches(&matches)).await,
+            Command::Snapshot(args) => args.execute().await,
+            Command::Nodes(args) => args.execute().await,
+            Command::Check(args) => args.execute(matches.subcommand_matches("check")).await,
         }
     });
     match result {
