@@ -2,6 +2,7 @@
 //!
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
+mod access;
 mod cli;
 mod hostile;
 mod support;

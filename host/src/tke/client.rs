@@ -302,10 +302,10 @@ impl TcClient {
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Region", &self.region)
             .header("X-TC-Language", "en-US")
-            .header("Authorization", authorization)
+            .header("Authorization", sensitive(&authorization))
             .body(body.to_vec());
         if let Some(token) = &self.credentials.session_token {
-            req = req.header("X-TC-Token", token.expose());
+            req = req.header("X-TC-Token", sensitive(token.expose()));
         }
         let transport = |source| TkeError::Transport {
             action: A::NAME,
@@ -370,6 +370,16 @@ impl TcClient {
             .into_iter()
             .find(|c| c.cluster_id == cluster_id))
     }
+}
+
+/// A header value that HTTP libraries must not print (hyper and reqwest honour the flag in their
+/// debug output). A value that is not a valid header becomes an empty one, which the server
+/// rejects as an authentication failure rather than us printing it in an error.
+fn sensitive(value: &str) -> reqwest::header::HeaderValue {
+    let mut v = reqwest::header::HeaderValue::from_str(value)
+        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
 }
 
 /// A failed mutating call, classified: rejected before it ran (the error as it is), or
