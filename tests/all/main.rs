@@ -6,3 +6,4 @@ mod access;
 mod cli;
 mod hostile;
 mod support;
+mod tke_secret;
