@@ -4,6 +4,7 @@
 //! secret key never leaking. Two outcomes the practice cluster does not model (policy/v1beta1
 //! eviction and a terminating namespace) run against a purpose-built server at the end.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -851,4 +852,78 @@ async fn nodes_command_lists_instances() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TENCENTCLOUD_SECRET_ID"));
+}
+
+/// A purpose-built API server for what the practice cluster does not model: a cluster that only
+/// serves `policy/v1beta1` evictions (older TKE clusters), and a namespace being deleted.
+async fn old_api_server() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use axum::Json;
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+
+    let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/api/v1",
+            get(|| async {
+                Json(serde_json::json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                    {"name": "pods", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "list"]},
+                    {"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy",
+                     "version": "v1beta1", "kind": "Eviction", "verbs": ["create"]}]}))
+            }),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/eviction",
+            post(
+                |State(seen): State<Arc<Mutex<Vec<serde_json::Value>>>>,
+                 Path((ns, name)): Path<(String, String)>,
+                 Json(body): Json<serde_json::Value>| async move {
+                    seen.lock().unwrap_or_else(|e| e.into_inner()).push(body.clone());
+                    if body["apiVersion"] != "policy/v1beta1" {
+                        return (StatusCode::NOT_FOUND, Json(serde_json::json!({"kind": "Status", "code": 404,
+                            "message": "the server could not find the requested resource"})));
+                    }
+                    if ns == "dying" {
+                        return (StatusCode::FORBIDDEN, Json(serde_json::json!({
+                            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+                            "reason": "Forbidden",
+                            "message": format!("pods \"{name}\" is forbidden: unable to create new content in namespace dying because it is being terminated"),
+                            "details": {"name": name, "kind": "pods", "causes": [{"reason": "NamespaceTerminating",
+                                "message": "namespace dying is being terminated", "field": "metadata.namespace"}]}})));
+                    }
+                    (StatusCode::CREATED, Json(serde_json::json!({"kind": "Status", "status": "Success", "code": 201})))
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1beta1_eviction_and_terminating_namespace_on_an_older_server() {
+    let (url, seen) = old_api_server().await;
+    let config = kube::Config::new(url.parse().expect("uri"));
+    let c = Clients::from_config(config).expect("clients");
+    let version = evict::discover_version(&c.direct).await.expect("discovery");
+    assert_eq!(version, EvictionVersion::V1beta1);
+    let outcome = evict::evict(&c.direct, version, "shop", "web-1", "u-1", None)
+        .await
+        .expect("answer");
+    assert_eq!(outcome, EvictOutcome::Evicted);
+    let outcome = evict::evict(&c.direct, version, "dying", "web-2", "u-2", None)
+        .await
+        .expect("answer");
+    assert_eq!(outcome, EvictOutcome::NamespaceTerminating);
+    let bodies = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["kind"], "Eviction");
+    assert_eq!(bodies[0]["deleteOptions"]["preconditions"]["uid"], "u-1");
 }
