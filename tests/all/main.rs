@@ -3,6 +3,7 @@
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
 mod access;
+mod bench_access;
 mod cli;
 mod hostile;
 mod support;
