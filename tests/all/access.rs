@@ -422,9 +422,14 @@ async fn every_eviction_outcome_on_the_practice_cluster() {
         .await
         .expect("answer");
     assert_eq!(outcome, EvictOutcome::Evicted);
-    wait::pods_gone(&c.reads, &node, &[w.clone()], Duration::from_secs(20))
-        .await
-        .expect("evicted pod goes away");
+    wait::pods_gone(
+        &c.reads,
+        &node,
+        std::slice::from_ref(&w),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("evicted pod goes away");
     let pinned = Api::<Pod>::namespaced(c.reads.clone(), "shop")
         .get("pinned")
         .await

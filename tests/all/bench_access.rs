@@ -99,8 +99,10 @@ fn check_against_kubectl_on_a_large_cluster() {
         .build()
         .expect("runtime");
     let sim = rt.block_on(async {
-        let mut scenario = Scenario::default();
-        scenario.generate = Some(generate);
+        let scenario = Scenario {
+            generate: Some(generate),
+            ..Scenario::default()
+        };
         Sim::start(scenario, SimOptions::default())
             .await
             .expect("sim")

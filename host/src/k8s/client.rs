@@ -171,13 +171,15 @@ mod tests {
         std::fs::write(&home, "apiVersion: v1\nkind: Config\n").expect("write");
         let missing = dir.path().join("missing");
         let flag = PathBuf::from("/etc/k.yaml");
-        let cases: Vec<(
-            &str,
-            Option<&Path>,
-            Option<&str>,
-            Option<&Path>,
+        // (case, --kubeconfig, KUBECONFIG, ~/.kube/config, expected source)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a Path>,
+            Option<&'a str>,
+            Option<&'a Path>,
             ConfigSource,
-        )> = vec![
+        );
+        let cases: Vec<Case<'_>> = vec![
             (
                 "flag_wins",
                 Some(&flag),

@@ -358,7 +358,9 @@ mod tests {
             "pods \"web-1\" is forbidden: User cannot create",
             json!([]),
         );
-        let cases: Vec<(&str, u16, Vec<u8>, Result<EvictOutcome, u16>)> = vec![
+        // (case, HTTP status, body, outcome or the status of the error)
+        type Case<'a> = (&'a str, u16, Vec<u8>, Result<EvictOutcome, u16>);
+        let cases: Vec<Case<'_>> = vec![
             ("created", 201, b"{}".to_vec(), Ok(EvictOutcome::Evicted)),
             ("ok", 200, b"{}".to_vec(), Ok(EvictOutcome::Evicted)),
             (

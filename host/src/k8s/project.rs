@@ -936,12 +936,14 @@ mod tests {
     #[test]
     fn instance_id_from_provider_id_or_label() {
         let label = |v: &str| BTreeMap::from([(INSTANCE_ID_LABEL.to_owned(), v.to_owned())]);
-        let cases: Vec<(
-            &str,
-            Option<&str>,
+        // (case, providerID, labels, expected instance ID)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
             Option<BTreeMap<String, String>>,
-            Option<&str>,
-        )> = vec![
+            Option<&'a str>,
+        );
+        let cases: Vec<Case<'_>> = vec![
             (
                 "provider_id",
                 Some("qcloud:///300003/ins-bzwza4jk"),
