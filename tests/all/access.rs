@@ -21,7 +21,7 @@ use tke_recycle::sim::scenario::Scenario;
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
 use tke_recycle::tke::actions::{
     AddExistedInstances, AddOutcome, DeleteClusterInstances, DescribeClusterInstances,
-    LoginSettings,
+    DescribeClusters, DescribeExistedInstances, LoginSettings,
 };
 use tke_recycle::tke::client::{ClientConfig, TcClient, TkeError};
 use tke_recycle::tke::credentials::{Credentials, Secret};
@@ -931,4 +931,80 @@ async fn v1beta1_eviction_and_terminating_namespace_on_an_older_server() {
     assert_eq!(bodies.len(), 2);
     assert_eq!(bodies[0]["kind"], "Eviction");
     assert_eq!(bodies[0]["deleteOptions"]["preconditions"]["uid"], "u-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_lists_are_paged_on_both_apis() {
+    let sim = start("\ngenerate: {nodes: 120, pods: 1100}\n").await;
+    let c = clients(&sim).await;
+    let snap = read_snapshot(&c.reads, None).await.expect("snapshot");
+    // More than one page (500) of pods, every one of them: 1,100 generated plus the scenario's.
+    assert_eq!(snap.nodes.len(), 123);
+    let generated = snap
+        .pods
+        .iter()
+        .filter(|p| p.namespace.starts_with("team-"))
+        .count();
+    assert_eq!(generated, 1100);
+    assert!(
+        snap.pods
+            .iter()
+            .filter(|p| p.namespace.starts_with("team-"))
+            .all(|p| p
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.kind == WorkloadKind::Deployment))
+    );
+    // More than one page (100) of instances.
+    let tc = tke(&sim, fast_backoff());
+    let instances = tc
+        .cluster_instances(&sim.cluster_id, &[])
+        .await
+        .expect("instances");
+    assert_eq!(instances.len(), 123);
+    let pages = sim
+        .action_log()
+        .iter()
+        .filter(|a| a.action == "DescribeClusterInstances")
+        .count();
+    assert_eq!(pages, 2);
+    // The VM outside the cluster can be added.
+    let existed = tc
+        .call(&DescribeExistedInstances {
+            instance_ids: vec!["ins-acc00020".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("describe existed");
+    let vm = &existed.existed_instance_set.expect("set")[0];
+    assert_eq!(
+        (vm.instance_id.as_str(), vm.usable),
+        ("ins-acc00020", Some(true))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_rate_limit_stays_under_the_documented_limit() {
+    let sim = start("").await;
+    // No retries at all: any throttling by the server would fail a call.
+    let tc = tke(
+        &sim,
+        Backoff {
+            attempts: 1,
+            ..fast_backoff()
+        },
+    );
+    let started = Instant::now();
+    let request = DescribeClusters::default();
+    let calls = (0..45).map(|_| tc.call(&request));
+    for r in futures::future::join_all(calls).await {
+        r.expect("never throttled");
+    }
+    // 45 calls at 15/s take at least ~3 s.
+    assert!(
+        started.elapsed() >= Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(sim.action_log().iter().all(|a| a.error.is_none()));
 }
