@@ -12,7 +12,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
 use kube::runtime::WatchStreamExt as _;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::{self, Event, watcher};
 
 /// A wait did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -271,8 +271,6 @@ where
         }),
     }
 }
-
-use kube::runtime::watcher::watcher;
 
 /// Wait until each pod (which was on `node`) is gone or replaced by a pod with another UID.
 pub async fn pods_gone(

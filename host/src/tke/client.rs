@@ -71,6 +71,15 @@ pub enum TkeError {
         #[source]
         source: serde_json::Error,
     },
+    /// The request could not be serialised (a bug in a request type).
+    #[error("{action}: cannot encode the request")]
+    Encode {
+        /// Action.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A mutating call may or may not have taken effect: re-read the state before retrying.
     #[error(
         "{action}: outcome unknown, the change may or may not have been made; re-read the state before trying again"
@@ -243,9 +252,8 @@ impl TcClient {
 
     /// Call `A`: read-only actions are retried as documented; mutating ones are sent once.
     pub async fn call<A: Action>(&self, request: &A) -> Result<A::Response, TkeError> {
-        let body = serde_json::to_vec(request).map_err(|source| TkeError::Decode {
+        let body = serde_json::to_vec(request).map_err(|source| TkeError::Encode {
             action: A::NAME,
-            request_id: String::new(),
             source,
         })?;
         if A::MUTATING {
