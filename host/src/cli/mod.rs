@@ -13,6 +13,7 @@ mod output;
 mod policy;
 mod policy_check;
 mod policy_list;
+mod sim;
 mod snapshot_cmd;
 
 use std::process::ExitCode;
@@ -60,6 +61,8 @@ pub enum Command {
     Nodes(nodes::NodesArgs),
     /// Take a live snapshot and run the pre-check policies for the given nodes.
     Check(check::LiveCheckArgs),
+    /// Run the practice cluster (a Kubernetes API and a TKE API on 127.0.0.1).
+    Sim(sim::SimCommand),
 }
 
 /// Parse the command line, run, print errors once, return the exit code.
@@ -86,14 +89,21 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Policy(cmd) => cmd.execute(policy::sub_matches(&matches)).await,
-            Command::Snapshot(args) => args.execute().await,
-            Command::Nodes(args) => args.execute().await,
-            Command::Check(args) => args.execute(matches.subcommand_matches("check")).await,
+            Command::Sim(args) => args.execute().await,
+            Command::Policy(cmd) => cmd
+                .execute(policy::sub_matches(&matches))
+                .await
+                .map(ExitCode::from),
+            Command::Snapshot(args) => args.execute().await.map(ExitCode::from),
+            Command::Nodes(args) => args.execute().await.map(ExitCode::from),
+            Command::Check(args) => args
+                .execute(matches.subcommand_matches("check"))
+                .await
+                .map(ExitCode::from),
         }
     });
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit_code_for(&err))

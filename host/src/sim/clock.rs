@@ -16,8 +16,15 @@ pub struct Clock {
 impl Clock {
     /// A clock starting now; a non-positive or non-finite speed is treated as 1.
     pub fn new(speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
-        Self { start: Instant::now(), speed }
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        Self {
+            start: Instant::now(),
+            speed,
+        }
     }
 
     /// How many simulated seconds pass per real second.
@@ -38,7 +45,9 @@ impl Clock {
     /// The current wall-clock time as an RFC 3339 string with second precision, as Kubernetes
     /// writes `metav1.Time`.
     pub fn wall_rfc3339() -> String {
-        jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
     }
 
     /// Wall-clock time `offset_secs` from now, RFC 3339 (e.g. a pod's deletionTimestamp).

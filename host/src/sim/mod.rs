@@ -17,6 +17,7 @@ pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod tke_api;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS listener could not be set up.
+    #[error("failed to set up TLS for the Kubernetes API")]
+    TlsFailed(#[source] tls::TlsError),
     /// A scenario object could not be loaded.
     #[error("failed to load scenario object {index} ({kind} {name})")]
     LoadFailed {
@@ -85,7 +89,7 @@ pub struct Sim;
 
 /// A running practice cluster. Dropping it stops the servers and controllers.
 pub struct SimHandle {
-    /// `http://127.0.0.1:PORT` of the Kubernetes API.
+    /// `https://127.0.0.1:PORT` of the Kubernetes API (CA in the kubeconfig, [`tls::CA_PEM`]).
     pub k8s_url: String,
     /// `http://127.0.0.1:PORT` of the TKE/CVM API.
     pub tke_url: String,
@@ -114,8 +118,10 @@ pub struct SimHandle {
 }
 
 fn kubeconfig_yaml(url: &str, token: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(tls::CA_PEM);
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: tke-recycle-sim\n  cluster:\n    server: {url}\ncontexts:\n- name: tke-recycle-sim\n  context:\n    cluster: tke-recycle-sim\n    user: tke-recycle-sim\n    namespace: default\ncurrent-context: tke-recycle-sim\nusers:\n- name: tke-recycle-sim\n  user:\n    token: {token}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: tke-recycle-sim\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: tke-recycle-sim\n  context:\n    cluster: tke-recycle-sim\n    user: tke-recycle-sim\n    namespace: default\ncurrent-context: tke-recycle-sim\nusers:\n- name: tke-recycle-sim\n  user:\n    token: {token}\n"
     )
 }
 
@@ -128,21 +134,34 @@ async fn bind(port: u16) -> Result<tokio::net::TcpListener, SimError> {
 impl Sim {
     /// Load a scenario, settle its initial state (pods scheduled and Running), and serve it.
     pub async fn start(mut scenario: Scenario, options: SimOptions) -> Result<SimHandle, SimError> {
-        if let Some(g) = scenario.generate.take() {
-            scenario.generate(g);
-        }
+        let started = std::time::Instant::now();
+        let generated: Box<dyn Iterator<Item = Value> + Send> = match scenario.generate.take() {
+            Some(g) => Box::new(scenario.generate(g)),
+            None => Box::new(std::iter::empty()),
+        };
         let clock = Clock::new(options.speed.or(scenario.speed).unwrap_or(1.0));
         let store = Arc::new(Store::new());
         store.set_recording(false);
         let tke = TkeState::from_scenario(&scenario);
         let mut namespaces: Vec<String> =
-            ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| (*s).to_owned()).collect();
+            ["default", "kube-system", "kube-public", "kube-node-lease"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
         for o in &scenario.objects {
             if let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str)
                 && !namespaces.iter().any(|n| n == ns)
             {
                 namespaces.push(ns.to_owned());
             }
+        }
+        // Generated workloads live in team-0 .. team-49.
+        if scenario.nodes.iter().any(|n| {
+            n.instance_id
+                .as_deref()
+                .is_some_and(|i| i.starts_with("ins-g"))
+        }) {
+            namespaces.extend((0..50).map(|i| format!("team-{i}")));
         }
         let load_err = |index: usize, kind: &str, name: &str, source| SimError::LoadFailed {
             index,
@@ -152,17 +171,43 @@ impl Sim {
         };
         for ns in namespaces {
             let v = json!({"metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-            store.create(Res::Namespaces, v, false).map_err(|e| load_err(0, "Namespace", &ns, e))?;
+            store
+                .create(Res::Namespaces, v, false)
+                .map_err(|e| load_err(0, "Namespace", &ns, e))?;
         }
         for node in tke.initial_nodes() {
-            let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-            store.create(Res::Nodes, node, false).map_err(|e| load_err(0, "Node", &name, e))?;
+            let name = node
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            store
+                .create(Res::Nodes, node, false)
+                .map_err(|e| load_err(0, "Node", &name, e))?;
         }
-        for (i, mut o) in std::mem::take(&mut scenario.objects).into_iter().enumerate() {
-            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
-            let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned();
-            let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-            let Some(res) = Res::by_kind(&api, &kind) else { continue };
+        for (i, mut o) in std::mem::take(&mut scenario.objects)
+            .into_iter()
+            .chain(generated)
+            .enumerate()
+        {
+            let kind = o
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let api = o
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let Some(res) = Res::by_kind(&api, &kind) else {
+                continue;
+            };
             if res.def().namespaced && o.pointer("/metadata/namespace").is_none() {
                 o["metadata"]["namespace"] = json!("default");
             }
@@ -174,7 +219,9 @@ impl Sim {
                     o["status"] = s;
                 }
             }
-            store.create(res, o, true).map_err(|e| load_err(i, &kind, &name, e))?;
+            store
+                .create(res, o, true)
+                .map_err(|e| load_err(i, &kind, &name, e))?;
         }
         let tke = Arc::new(Mutex::new(tke));
         let mut ctrl = controllers::Controllers::new(
@@ -184,27 +231,56 @@ impl Sim {
             scenario.faults.clone(),
             tke.clone(),
         );
+        let loaded = started.elapsed();
         ctrl.settle_boot();
         store.set_recording(true);
+        tracing::info!(
+            load_ms = loaded.as_millis() as u64,
+            settle_ms = (started.elapsed() - loaded).as_millis() as u64,
+            objects = store.rv(),
+            "practice cluster loaded"
+        );
 
         let k8s_listener = bind(options.k8s_port).await?;
         let tke_listener = bind(options.tke_port).await?;
-        let k8s_addr = k8s_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.k8s_port, source })?;
-        let tke_addr = tke_listener.local_addr().map_err(|source| SimError::BindFailed { port: options.tke_port, source })?;
-        let k8s_url = format!("http://{k8s_addr}");
+        let k8s_addr = k8s_listener
+            .local_addr()
+            .map_err(|source| SimError::BindFailed {
+                port: options.k8s_port,
+                source,
+            })?;
+        let tke_addr = tke_listener
+            .local_addr()
+            .map_err(|source| SimError::BindFailed {
+                port: options.tke_port,
+                source,
+            })?;
+        let k8s_url = format!("https://{k8s_addr}");
         let creds = scenario.credentials.clone();
 
         let (kubeconfig, temp_dir) = match &options.kubeconfig_out {
             Some(p) => (p.clone(), None),
             None => {
-                let dir = std::env::temp_dir().join(format!("tke-recycle-sim-{}-{}", std::process::id(), k8s_addr.port()));
-                std::fs::create_dir_all(&dir)
-                    .map_err(|source| SimError::KubeconfigWriteFailed { path: dir.display().to_string(), source })?;
+                let dir = std::env::temp_dir().join(format!(
+                    "tke-recycle-sim-{}-{}",
+                    std::process::id(),
+                    k8s_addr.port()
+                ));
+                std::fs::create_dir_all(&dir).map_err(|source| {
+                    SimError::KubeconfigWriteFailed {
+                        path: dir.display().to_string(),
+                        source,
+                    }
+                })?;
                 (dir.join("kubeconfig"), Some(dir))
             }
         };
-        std::fs::write(&kubeconfig, kubeconfig_yaml(&k8s_url, &creds.token))
-            .map_err(|source| SimError::KubeconfigWriteFailed { path: kubeconfig.display().to_string(), source })?;
+        std::fs::write(&kubeconfig, kubeconfig_yaml(&k8s_url, &creds.token)).map_err(|source| {
+            SimError::KubeconfigWriteFailed {
+                path: kubeconfig.display().to_string(),
+                source,
+            }
+        })?;
 
         let kube = Arc::new(kube_api::KubeApi {
             store: store.clone(),
@@ -219,9 +295,10 @@ impl Sim {
             keys: vec![(creds.secret_id.clone(), creds.secret_key.clone())],
             clock: clock.clone(),
         });
+        let k8s_tls = tls::TlsListener::new(k8s_listener).map_err(SimError::TlsFailed)?;
         let servers = vec![
             tokio::spawn(async move {
-                let _ = axum::serve(k8s_listener, kube_api::router(kube)).await;
+                let _ = axum::serve(k8s_tls, kube_api::router(kube)).await;
             }),
             tokio::spawn(async move {
                 let _ = axum::serve(tke_listener, tke_api::router(tke_api)).await;
@@ -305,13 +382,19 @@ impl SimHandle {
     pub fn settled(&self) -> bool {
         self.store.list(Res::Pods, None).iter().all(|p| {
             p.pod.as_ref().is_some_and(|f| {
-                !f.deleting && ((&*f.phase == "Running" && f.ready) || (f.node_name.is_none() && &*f.phase == "Pending"))
+                !f.deleting
+                    && ((&*f.phase == "Running" && f.ready)
+                        || (f.node_name.is_none() && &*f.phase == "Pending"))
             })
         })
     }
 
     /// Poll `cond` every 50 ms until it holds or `timeout` (real time) passes.
-    pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&SimHandle) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&SimHandle) -> bool,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if cond(self) {

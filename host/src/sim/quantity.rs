@@ -63,14 +63,17 @@ impl Resources {
     /// Read a `{cpu, memory, pods, <other>}` resource list (requests, allocatable).
     pub fn from_list(list: Option<&Value>) -> Self {
         let mut r = Resources::default();
-        let Some(Value::Object(map)) = list else { return r };
+        let Some(Value::Object(map)) = list else {
+            return r;
+        };
         for (k, v) in map {
             match k.as_str() {
                 "cpu" => r.cpu_m = parse_value(v, 1000.0).unwrap_or(0),
                 "memory" => r.memory = parse_value(v, 1.0).unwrap_or(0),
                 "pods" => r.pods = parse_value(v, 1.0).unwrap_or(0),
                 other => {
-                    r.extended.insert(other.into(), parse_value(v, 1.0).unwrap_or(0));
+                    r.extended
+                        .insert(other.into(), parse_value(v, 1.0).unwrap_or(0));
                 }
             }
         }
@@ -80,7 +83,10 @@ impl Resources {
     /// A pod's effective requests: the sum over its containers, raised to the largest init
     /// container request, and one pod slot (what the scheduler's NodeResourcesFit counts).
     pub fn of_pod_spec(spec: Option<&Value>) -> Self {
-        let mut total = Resources { pods: 1, ..Default::default() };
+        let mut total = Resources {
+            pods: 1,
+            ..Default::default()
+        };
         let Some(spec) = spec else { return total };
         let requests = |c: &Value| Resources::from_list(c.pointer("/resources/requests"));
         if let Some(Value::Array(cs)) = spec.get("containers") {
@@ -168,8 +174,13 @@ mod tests {
         assert_eq!(r.memory, 64 * 1024 * 1024);
         assert_eq!(r.pods, 1);
         assert_eq!(r.extended.get("nvidia.com/gpu"), Some(&1));
-        let alloc = Resources::from_list(Some(&json!({"cpu": "1900m", "memory": "1Gi", "pods": "61"})));
-        let used = Resources { cpu_m: 1000, ..Default::default() };
+        let alloc = Resources::from_list(Some(
+            &json!({"cpu": "1900m", "memory": "1Gi", "pods": "61"}),
+        ));
+        let used = Resources {
+            cpu_m: 1000,
+            ..Default::default()
+        };
         assert_eq!(used.insufficient(&r, &alloc), vec!["cpu", "nvidia.com/gpu"]);
     }
 }

@@ -59,7 +59,16 @@ pub struct ResDef {
     pub has_status: bool,
 }
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 impl Res {
     /// Every served resource.
@@ -104,14 +113,50 @@ impl Res {
             }};
         }
         match self {
-            Res::Namespaces => d!("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], true),
+            Res::Namespaces => d!(
+                "",
+                "v1",
+                "namespaces",
+                "namespace",
+                "Namespace",
+                false,
+                &["ns"],
+                true
+            ),
             Res::Nodes => d!("", "v1", "nodes", "node", "Node", false, &["no"], true),
             Res::Pods => d!("", "v1", "pods", "pod", "Pod", true, &["po"], true),
             Res::Events => d!("", "v1", "events", "event", "Event", true, &["ev"], false),
-            Res::ConfigMaps => d!("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], false),
-            Res::Services => d!("", "v1", "services", "service", "Service", true, &["svc"], true),
+            Res::ConfigMaps => d!(
+                "",
+                "v1",
+                "configmaps",
+                "configmap",
+                "ConfigMap",
+                true,
+                &["cm"],
+                false
+            ),
+            Res::Services => d!(
+                "",
+                "v1",
+                "services",
+                "service",
+                "Service",
+                true,
+                &["svc"],
+                true
+            ),
             Res::PersistentVolumes => {
-                d!("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, &["pv"], true)
+                d!(
+                    "",
+                    "v1",
+                    "persistentvolumes",
+                    "persistentvolume",
+                    "PersistentVolume",
+                    false,
+                    &["pv"],
+                    true
+                )
             }
             Res::PersistentVolumeClaims => d!(
                 "",
@@ -123,10 +168,46 @@ impl Res {
                 &["pvc"],
                 true
             ),
-            Res::Deployments => d!("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], true),
-            Res::ReplicaSets => d!("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], true),
-            Res::StatefulSets => d!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], true),
-            Res::DaemonSets => d!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], true),
+            Res::Deployments => d!(
+                "apps",
+                "v1",
+                "deployments",
+                "deployment",
+                "Deployment",
+                true,
+                &["deploy"],
+                true
+            ),
+            Res::ReplicaSets => d!(
+                "apps",
+                "v1",
+                "replicasets",
+                "replicaset",
+                "ReplicaSet",
+                true,
+                &["rs"],
+                true
+            ),
+            Res::StatefulSets => d!(
+                "apps",
+                "v1",
+                "statefulsets",
+                "statefulset",
+                "StatefulSet",
+                true,
+                &["sts"],
+                true
+            ),
+            Res::DaemonSets => d!(
+                "apps",
+                "v1",
+                "daemonsets",
+                "daemonset",
+                "DaemonSet",
+                true,
+                &["ds"],
+                true
+            ),
             Res::ControllerRevisions => d!(
                 "apps",
                 "v1",
@@ -147,14 +228,27 @@ impl Res {
                 &["pdb"],
                 true
             ),
-            Res::Leases => d!("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], false),
+            Res::Leases => d!(
+                "coordination.k8s.io",
+                "v1",
+                "leases",
+                "lease",
+                "Lease",
+                true,
+                &[],
+                false
+            ),
         }
     }
 
     /// `apiVersion` as written in objects: `v1` or `group/version`.
     pub fn api_version(self) -> String {
         let d = self.def();
-        if d.group.is_empty() { d.version.to_owned() } else { format!("{}/{}", d.group, d.version) }
+        if d.group.is_empty() {
+            d.version.to_owned()
+        } else {
+            format!("{}/{}", d.group, d.version)
+        }
     }
 
     /// Find a resource by group, version and plural.
@@ -167,7 +261,9 @@ impl Res {
 
     /// Find a resource by `apiVersion` and `kind` (scenario manifests).
     pub fn by_kind(api_version: &str, kind: &str) -> Option<Res> {
-        Res::ALL.into_iter().find(|r| r.def().kind == kind && r.api_version() == api_version)
+        Res::ALL
+            .into_iter()
+            .find(|r| r.def().kind == kind && r.api_version() == api_version)
     }
 }
 

@@ -258,7 +258,9 @@ impl NodeSpec {
 
     /// The instance ID, derived from the LAN IP when not given.
     pub fn instance_id(&self) -> String {
-        self.instance_id.clone().unwrap_or_else(|| instance_id_for(&self.lan_ip))
+        self.instance_id
+            .clone()
+            .unwrap_or_else(|| instance_id_for(&self.lan_ip))
     }
 }
 
@@ -327,8 +329,13 @@ impl Generate {
     pub fn parse(spec: &str) -> Result<Self, ScenarioError> {
         let mut g = Generate { nodes: 0, pods: 0 };
         for part in spec.split(',') {
-            let (k, v) = part.split_once('=').ok_or_else(|| ScenarioError::BadGenerateSpec(spec.into()))?;
-            let n: usize = v.trim().parse().map_err(|_| ScenarioError::BadGenerateSpec(spec.into()))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| ScenarioError::BadGenerateSpec(spec.into()))?;
+            let n: usize = v
+                .trim()
+                .parse()
+                .map_err(|_| ScenarioError::BadGenerateSpec(spec.into()))?;
             match k.trim() {
                 "nodes" => g.nodes = n,
                 "pods" => g.pods = n,
@@ -352,8 +359,10 @@ impl Scenario {
 
     /// Read and parse a file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::ReadFailed { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::ReadFailed {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_yaml(&text)
     }
 
@@ -361,7 +370,10 @@ impl Scenario {
         let mut names = std::collections::HashSet::new();
         for n in &self.nodes {
             if !names.insert(n.node_name().to_owned()) {
-                return Err(ScenarioError::Invalid(format!("node {} is listed twice", n.node_name())));
+                return Err(ScenarioError::Invalid(format!(
+                    "node {} is listed twice",
+                    n.node_name()
+                )));
             }
         }
         for (i, o) in self.objects.iter().enumerate() {
@@ -376,12 +388,18 @@ impl Scenario {
         Ok(())
     }
 
-    /// Add a generated cluster: `g.nodes` nodes named 10.x.y.z and `g.pods` pods in Deployments
-    /// of 30 replicas (ReplicaSets and pods included, already bound and Running), with a PDB per
-    /// Deployment.
-    pub fn generate(&mut self, g: Generate) {
+    /// Add a generated cluster: `g.nodes` nodes named 10.x.y.z are appended to `nodes`, and the
+    /// returned iterator yields `g.pods` pods in Deployments of 30 replicas (with their
+    /// ReplicaSets, already bound and Running) and a PDB per Deployment. The objects are produced
+    /// lazily so that 150,000 pods never exist as JSON trees all at once.
+    pub fn generate(&mut self, g: Generate) -> impl Iterator<Item = Value> + use<> {
         for i in 0..g.nodes {
-            let ip = format!("10.{}.{}.{}", 100 + i / 62_500, (i / 250) % 250, i % 250 + 2);
+            let ip = format!(
+                "10.{}.{}.{}",
+                100 + i / 62_500,
+                (i / 250) % 250,
+                i % 250 + 2
+            );
             self.nodes.push(NodeSpec {
                 lan_ip: ip,
                 name: None,
@@ -394,73 +412,104 @@ impl Scenario {
                 labels: BTreeMap::new(),
                 taints: vec![],
                 unschedulable: false,
-                charge_type: if i % 3 == 0 { "PREPAID".into() } else { default_charge() },
+                charge_type: if i % 3 == 0 {
+                    "PREPAID".into()
+                } else {
+                    default_charge()
+                },
                 data_disks: vec![],
                 node_pool_id: None,
             });
         }
-        let node_names: Vec<String> = self.nodes.iter().map(|n| n.node_name().to_owned()).collect();
-        if node_names.is_empty() {
-            return;
-        }
+        let node_names: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| n.node_name().to_owned())
+            .collect();
         let per = 30usize;
-        let deployments = g.pods.div_ceil(per);
-        let mut placed = 0usize;
+        let deployments = if node_names.is_empty() {
+            0
+        } else {
+            g.pods.div_ceil(per)
+        };
         let now = super::clock::Clock::wall_rfc3339();
-        for d in 0..deployments {
+        (0..deployments).flat_map(move |d| {
+            let placed = d * per;
             let replicas = per.min(g.pods - placed);
-            let ns = format!("team-{}", d % 50);
-            let name = format!("svc-{d}");
-            let hash = format!("{:010x}", d).chars().map(|c| if c.is_ascii_digit() { (b'b' + (c as u8 - b'0')) as char } else { c }).collect::<String>();
-            let dep_uid = format!("00000000-0000-4000-8000-{:012}", d * 2);
-            let rs_uid = format!("00000000-0000-4000-8000-{:012}", d * 2 + 1);
-            let template = json!({
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1",
-                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
-                    "terminationGracePeriodSeconds": 30}
-            });
-            self.objects.push(json!({
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": name, "namespace": ns, "uid": dep_uid},
-                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
-                "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas, "observedGeneration": 1}
-            }));
-            let mut rs_template = template.clone();
-            rs_template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-            let rs_name = format!("{name}-{hash}");
-            self.objects.push(json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": rs_name, "namespace": ns, "uid": rs_uid,
-                    "labels": {"app": name, "pod-template-hash": hash},
-                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep_uid, "controller": true, "blockOwnerDeletion": true}]},
-                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": rs_template},
-                "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1}
-            }));
-            self.objects.push(json!({
-                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": name}}}
-            }));
-            for r in 0..replicas {
-                let node = &node_names[(placed + r) % node_names.len()];
-                let mut spec = rs_template["spec"].clone();
-                spec["nodeName"] = json!(node);
-                self.objects.push(json!({
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": format!("{rs_name}-{r:05}"), "namespace": ns,
-                        "labels": {"app": name, "pod-template-hash": hash},
-                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]},
-                    "spec": spec,
-                    "status": {"phase": "Running", "hostIP": node, "podIP": format!("172.16.{}.{}", (placed + r) / 250 % 250, (placed + r) % 250 + 2),
-                        "startTime": now,
-                        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now},
-                                       {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]}
-                }));
-            }
-            placed += replicas;
-        }
+            generated_deployment(d, placed, replicas, &node_names, &now)
+        })
     }
+}
+
+/// One generated Deployment with its ReplicaSet, PDB and Running pods.
+fn generated_deployment(
+    d: usize,
+    placed: usize,
+    replicas: usize,
+    node_names: &[String],
+    now: &str,
+) -> Vec<Value> {
+    let mut out = Vec::with_capacity(replicas + 3);
+    let ns = format!("team-{}", d % 50);
+    let name = format!("svc-{d}");
+    let hash: String = format!("{d:010x}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                (b'b' + (c as u8 - b'0')) as char
+            } else {
+                c
+            }
+        })
+        .collect();
+    let dep_uid = format!("00000000-0000-4000-8000-{:012}", d * 2);
+    let rs_uid = format!("00000000-0000-4000-8000-{:012}", d * 2 + 1);
+    let template = json!({
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1",
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
+            "terminationGracePeriodSeconds": 30}
+    });
+    out.push(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "uid": dep_uid},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
+        "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas, "observedGeneration": 1}
+    }));
+    let mut rs_template = template.clone();
+    rs_template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+    let rs_name = format!("{name}-{hash}");
+    out.push(json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": rs_name, "namespace": ns, "uid": rs_uid,
+            "labels": {"app": name, "pod-template-hash": hash},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep_uid, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": rs_template},
+        "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1}
+    }));
+    out.push(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": name}}}
+    }));
+    for r in 0..replicas {
+        let i = placed + r;
+        let node = &node_names[i % node_names.len()];
+        let mut spec = rs_template["spec"].clone();
+        spec["nodeName"] = json!(node);
+        out.push(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{rs_name}-{r:05}"), "namespace": ns,
+                "labels": {"app": name, "pod-template-hash": hash},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]},
+            "spec": spec,
+            "status": {"phase": "Running", "hostIP": node, "podIP": format!("172.16.{}.{}", i / 250 % 250, i % 250 + 2),
+                "startTime": now,
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now},
+                               {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}]}
+        }));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -469,7 +518,13 @@ mod tests {
 
     #[test]
     fn generate_spec_parses() {
-        assert_eq!(Generate::parse("nodes=5000,pods=150000").expect("ok"), Generate { nodes: 5000, pods: 150000 });
+        assert_eq!(
+            Generate::parse("nodes=5000,pods=150000").expect("ok"),
+            Generate {
+                nodes: 5000,
+                pods: 150000
+            }
+        );
         assert!(Generate::parse("nodes=x").is_err());
         assert!(Generate::parse("cats=1").is_err());
     }
@@ -477,10 +532,16 @@ mod tests {
     #[test]
     fn generated_cluster_has_the_requested_sizes() {
         let mut s = Scenario::default();
-        s.generate(Generate { nodes: 10, pods: 95 });
+        let objects: Vec<Value> = s
+            .generate(Generate {
+                nodes: 10,
+                pods: 95,
+            })
+            .collect();
         assert_eq!(s.nodes.len(), 10);
-        let pods = s.objects.iter().filter(|o| o["kind"] == "Pod").count();
+        let pods = objects.iter().filter(|o| o["kind"] == "Pod").count();
         assert_eq!(pods, 95);
+        s.objects = objects;
         s.validate().expect("valid");
     }
 

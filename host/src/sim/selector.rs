@@ -54,7 +54,13 @@ fn split_top_level(s: &str) -> Vec<&str> {
 fn values_in_parens(s: &str) -> Option<Vec<String>> {
     let s = s.trim();
     let inner = s.strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
 }
 
 impl LabelSelector {
@@ -74,9 +80,15 @@ impl LabelSelector {
             } else if let Some(k) = p.strip_prefix('!') {
                 reqs.push(Req::DoesNotExist(k.trim().to_owned()));
             } else if let Some((k, rest)) = p.split_once(" notin ") {
-                reqs.push(Req::NotIn(k.trim().to_owned(), values_in_parens(rest).ok_or_else(bad)?));
+                reqs.push(Req::NotIn(
+                    k.trim().to_owned(),
+                    values_in_parens(rest).ok_or_else(bad)?,
+                ));
             } else if let Some((k, rest)) = p.split_once(" in ") {
-                reqs.push(Req::In(k.trim().to_owned(), values_in_parens(rest).ok_or_else(bad)?));
+                reqs.push(Req::In(
+                    k.trim().to_owned(),
+                    values_in_parens(rest).ok_or_else(bad)?,
+                ));
             } else if p.contains([' ', '(', ')']) {
                 return Err(bad());
             } else {
@@ -96,16 +108,28 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(m) = v.get("matchLabels").and_then(Value::as_object) {
             for (k, val) in m {
-                reqs.push(Req::In(k.clone(), vec![val.as_str().unwrap_or("").to_owned()]));
+                reqs.push(Req::In(
+                    k.clone(),
+                    vec![val.as_str().unwrap_or("").to_owned()],
+                ));
             }
         }
         if let Some(exprs) = v.get("matchExpressions").and_then(Value::as_array) {
             for e in exprs {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_owned();
+                let key = e
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 let vals: Vec<String> = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 reqs.push(match e.get("operator").and_then(Value::as_str) {
                     Some("In") => Req::In(key, vals),
@@ -181,7 +205,11 @@ impl FieldSelector {
                     .and_then(|p| p.node_name.as_deref())
                     .unwrap_or("")
                     .to_owned(),
-                "status.phase" => obj.pod.as_ref().map(|p| p.phase.to_string()).unwrap_or_default(),
+                "status.phase" => obj
+                    .pod
+                    .as_ref()
+                    .map(|p| p.phase.to_string())
+                    .unwrap_or_default(),
                 other => {
                     let ptr = format!("/{}", other.replace('.', "/"));
                     match obj.value().pointer(&ptr) {
@@ -208,7 +236,8 @@ mod tests {
 
     #[test]
     fn label_selector_syntax() {
-        let s = LabelSelector::parse("app=web,tier in (a, b),!canary,env!=prod,zone").expect("parse");
+        let s =
+            LabelSelector::parse("app=web,tier in (a, b),!canary,env!=prod,zone").expect("parse");
         assert_eq!(s.0.len(), 5);
         let labels = json!({"app": "web", "tier": "b", "zone": "z1"});
         assert!(s.matches_map(Some(&labels)));
@@ -220,11 +249,16 @@ mod tests {
     #[test]
     fn label_selector_objects() {
         let sel = LabelSelector::from_object(Some(&json!({"matchLabels": {"app": "x"},
-            "matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["y"]}]}))).expect("sel");
+            "matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["y"]}]})))
+        .expect("sel");
         assert!(sel.matches_map(Some(&json!({"app": "x"}))));
         assert!(!sel.matches_map(Some(&json!({"app": "x", "t": "y"}))));
         assert!(LabelSelector::from_object(None).is_none());
-        assert!(LabelSelector::from_object(Some(&json!({}))).expect("empty").is_empty());
+        assert!(
+            LabelSelector::from_object(Some(&json!({})))
+                .expect("empty")
+                .is_empty()
+        );
     }
 
     #[test]

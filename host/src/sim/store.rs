@@ -106,7 +106,10 @@ pub struct Object {
 impl Object {
     /// The label's value.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
     }
 
     /// Parse the JSON back (controllers and read-modify-write).
@@ -140,10 +143,17 @@ impl Object {
         let controller = meta
             .and_then(|m| m.get("ownerReferences"))
             .and_then(Value::as_array)
-            .and_then(|refs| refs.iter().find(|r| r.get("controller") == Some(&Value::Bool(true))))
+            .and_then(|refs| {
+                refs.iter()
+                    .find(|r| r.get("controller") == Some(&Value::Bool(true)))
+            })
             .map(|r| {
                 let f = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").into();
-                Box::new(OwnerRef { kind: f("kind"), name: f("name"), uid: f("uid") })
+                Box::new(OwnerRef {
+                    kind: f("kind"),
+                    name: f("name"),
+                    uid: f("uid"),
+                })
             });
         let pod = (res == Res::Pods).then(|| {
             let ready = value
@@ -163,7 +173,9 @@ impl Object {
                     p => p.into(),
                 },
                 ready,
-                deleting: value.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()),
+                deleting: value
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|v| !v.is_null()),
                 requests: Resources::of_pod_spec(value.get("spec")),
                 grace: value
                     .pointer("/spec/terminationGracePeriodSeconds")
@@ -234,6 +246,9 @@ pub struct Store {
     tx: broadcast::Sender<Arc<Event>>,
 }
 
+/// What a watch starts from: the events it missed, then a receiver for the rest.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// A resourceVersion a watch asked for is older than the kept history (HTTP 410 Gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooOld;
@@ -253,20 +268,33 @@ pub struct Page {
 pub fn new_uid() -> String {
     let b: [u8; 16] = rand::rng().random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A 5-character suffix from the alphabet Kubernetes uses for generated names.
 pub fn name_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn has_generation(res: Res) -> bool {
     matches!(
         res,
-        Res::Deployments | Res::ReplicaSets | Res::StatefulSets | Res::DaemonSets | Res::PodDisruptionBudgets
+        Res::Deployments
+            | Res::ReplicaSets
+            | Res::StatefulSets
+            | Res::DaemonSets
+            | Res::PodDisruptionBudgets
     )
 }
 
@@ -313,7 +341,11 @@ impl Store {
 
     /// One object.
     pub fn get(&self, res: Res, ns: &str, name: &str) -> Option<Arc<Object>> {
-        self.lock().tables.get(&res)?.get(&(ns.to_owned(), name.to_owned())).cloned()
+        self.lock()
+            .tables
+            .get(&res)?
+            .get(&(ns.to_owned(), name.to_owned()))
+            .cloned()
     }
 
     /// Every object of a type, optionally in one namespace.
@@ -355,11 +387,20 @@ impl Store {
                 }
             }
         }
-        Page { rv: g.rv, items, more }
+        Page {
+            rv: g.rv,
+            items,
+            more,
+        }
     }
 
     fn emit(&self, g: &mut Inner, res: Res, kind: EventType, obj: Arc<Object>) {
-        let ev = Arc::new(Event { rv: g.rv, res, kind, obj });
+        let ev = Arc::new(Event {
+            rv: g.rv,
+            res,
+            kind,
+            obj,
+        });
         if g.record {
             g.history.push_back(ev.clone());
             if g.history.len() > HISTORY
@@ -381,14 +422,24 @@ impl Store {
     }
 
     fn key_of(res: Res, value: &Value) -> Result<Key, StoreError> {
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if name.is_empty() {
-            return Err(StoreError::Invalid("name or generateName is required".into()));
+            return Err(StoreError::Invalid(
+                "name or generateName is required".into(),
+            ));
         }
         let ns = if res.def().namespaced {
-            let ns = value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            let ns = value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if ns.is_empty() {
-                return Err(StoreError::Invalid("the namespace of the object is required".into()));
+                return Err(StoreError::Invalid(
+                    "the namespace of the object is required".into(),
+                ));
             }
             ns
         } else {
@@ -399,7 +450,12 @@ impl Store {
 
     /// Create an object: assigns name (from generateName), UID, creationTimestamp, generation
     /// and resourceVersion. `keep_uid` keeps a UID the caller set (scenario loading).
-    pub fn create(&self, res: Res, mut value: Value, keep_uid: bool) -> Result<Arc<Object>, StoreError> {
+    pub fn create(
+        &self,
+        res: Res,
+        mut value: Value,
+        keep_uid: bool,
+    ) -> Result<Arc<Object>, StoreError> {
         let def = res.def();
         if !value.is_object() {
             return Err(StoreError::Invalid("the body must be an object".into()));
@@ -410,16 +466,27 @@ impl Store {
             value["metadata"] = json!({});
         }
         let meta = &mut value["metadata"];
-        if meta.get("name").and_then(Value::as_str).unwrap_or("").is_empty()
+        if meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
             && let Some(prefix) = meta.get("generateName").and_then(Value::as_str)
         {
             let name = format!("{prefix}{}", name_suffix());
             meta["name"] = Value::String(name);
         }
-        if !def.namespaced && let Some(m) = meta.as_object_mut() {
+        if !def.namespaced
+            && let Some(m) = meta.as_object_mut()
+        {
             m.remove("namespace");
         }
-        if !(keep_uid && meta.get("uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty())) {
+        if !(keep_uid
+            && meta
+                .get("uid")
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty()))
+        {
             meta["uid"] = Value::String(new_uid());
         }
         if meta.get("creationTimestamp").is_none_or(Value::is_null) || !keep_uid {
@@ -436,7 +503,10 @@ impl Store {
         let key = Self::key_of(res, &value)?;
         let mut g = self.lock();
         if g.tables.get(&res).is_some_and(|t| t.contains_key(&key)) {
-            return Err(StoreError::AlreadyExists { plural: def.plural, name: key.1 });
+            return Err(StoreError::AlreadyExists {
+                plural: def.plural,
+                name: key.1,
+            });
         }
         g.rv += 1;
         let obj = Arc::new(Self::serialize(res, g.rv, value));
@@ -448,7 +518,12 @@ impl Store {
     /// Replace an object. With `expected_rv`, a different current resourceVersion is a conflict.
     /// Identity fields (uid, creationTimestamp, deletion fields) are kept from the stored object;
     /// generation is bumped when `spec` changes.
-    pub fn replace(&self, res: Res, value: Value, expected_rv: Option<&str>) -> Result<Arc<Object>, StoreError> {
+    pub fn replace(
+        &self,
+        res: Res,
+        value: Value,
+        expected_rv: Option<&str>,
+    ) -> Result<Arc<Object>, StoreError> {
         let key = Self::key_of(res, &value)?;
         let mut g = self.lock();
         let old = g
@@ -456,7 +531,10 @@ impl Store {
             .get(&res)
             .and_then(|t| t.get(&key))
             .cloned()
-            .ok_or_else(|| StoreError::NotFound { plural: res.def().plural, name: key.1.clone() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                plural: res.def().plural,
+                name: key.1.clone(),
+            })?;
         if let Some(rv) = expected_rv
             && !rv.is_empty()
             && rv != old.rv.to_string()
@@ -481,20 +559,36 @@ impl Store {
             .get(&res)
             .and_then(|t| t.get(&key))
             .cloned()
-            .ok_or_else(|| StoreError::NotFound { plural: res.def().plural, name: name.to_owned() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                plural: res.def().plural,
+                name: name.to_owned(),
+            })?;
         let mut value = old.value();
         f(&mut value)?;
         Ok(self.commit(&mut g, res, key, &old, value))
     }
 
-    fn commit(&self, g: &mut Inner, res: Res, key: Key, old: &Arc<Object>, mut value: Value) -> Arc<Object> {
+    fn commit(
+        &self,
+        g: &mut Inner,
+        res: Res,
+        key: Key,
+        old: &Arc<Object>,
+        mut value: Value,
+    ) -> Arc<Object> {
         let old_value = old.value();
         value["apiVersion"] = Value::String(res.api_version());
         value["kind"] = Value::String(res.def().kind.to_owned());
         if !value.get("metadata").is_some_and(Value::is_object) {
             value["metadata"] = json!({});
         }
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old_value.pointer(&format!("/metadata/{field}")) {
                 Some(v) => value["metadata"][field] = v.clone(),
                 None => {
@@ -509,7 +603,10 @@ impl Store {
             value["metadata"]["namespace"] = Value::String(key.0.clone());
         }
         if has_generation(res) && value.get("spec") != old_value.get("spec") {
-            let gen_ = old_value.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let gen_ = old_value
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             value["metadata"]["generation"] = json!(gen_ + 1);
         }
         value["metadata"]["resourceVersion"] = Value::String(old.rv.to_string());
@@ -525,7 +622,13 @@ impl Store {
     }
 
     /// Set a pod's deletion fields as a graceful delete does (only the store may write them).
-    pub fn mark_deleting(&self, res: Res, ns: &str, name: &str, grace: i64) -> Result<Arc<Object>, StoreError> {
+    pub fn mark_deleting(
+        &self,
+        res: Res,
+        ns: &str,
+        name: &str,
+        grace: i64,
+    ) -> Result<Arc<Object>, StoreError> {
         let key = (ns.to_owned(), name.to_owned());
         let mut g = self.lock();
         let old = g
@@ -533,9 +636,14 @@ impl Store {
             .get(&res)
             .and_then(|t| t.get(&key))
             .cloned()
-            .ok_or_else(|| StoreError::NotFound { plural: res.def().plural, name: name.to_owned() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                plural: res.def().plural,
+                name: name.to_owned(),
+            })?;
         let mut value = old.value();
-        let current = value.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+        let current = value
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64);
         // A repeated delete may only shorten the grace period.
         if current.is_some_and(|c| c <= grace) {
             return Ok(old);
@@ -565,7 +673,10 @@ impl Store {
             .get(&res)
             .and_then(|t| t.get(&key))
             .cloned()
-            .ok_or_else(|| StoreError::NotFound { plural: res.def().plural, name: name.to_owned() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                plural: res.def().plural,
+                name: name.to_owned(),
+            })?;
         check_preconditions(res, &old, uid, rv)?;
         if let Some(t) = g.tables.get_mut(&res) {
             t.remove(&key);
@@ -577,7 +688,7 @@ impl Store {
     }
 
     /// Events after `rv` from history plus a receiver for what follows, taken atomically.
-    pub fn watch_from(&self, rv: u64) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), TooOld> {
+    pub fn watch_from(&self, rv: u64) -> Result<WatchStart, TooOld> {
         let g = self.lock();
         if rv < g.history_floor {
             return Err(TooOld);
@@ -596,14 +707,23 @@ impl Store {
 /// The message a real API server gives for a stale resourceVersion.
 pub fn conflict(res: Res, name: &str) -> StoreError {
     let d = res.def();
-    let gr = if d.group.is_empty() { d.plural.to_owned() } else { format!("{}.{}", d.plural, d.group) };
+    let gr = if d.group.is_empty() {
+        d.plural.to_owned()
+    } else {
+        format!("{}.{}", d.plural, d.group)
+    };
     StoreError::Conflict(format!(
         "Operation cannot be fulfilled on {gr} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
     ))
 }
 
 /// Check delete preconditions as the API server words them.
-pub fn check_preconditions(res: Res, obj: &Object, uid: Option<&str>, rv: Option<&str>) -> Result<(), StoreError> {
+pub fn check_preconditions(
+    res: Res,
+    obj: &Object,
+    uid: Option<&str>,
+    rv: Option<&str>,
+) -> Result<(), StoreError> {
     if let Some(uid) = uid
         && !uid.is_empty()
         && uid != &*obj.uid
@@ -647,19 +767,35 @@ mod tests {
         let v = o.value();
         assert_eq!(v["kind"], "Pod");
         assert_eq!(v["metadata"]["resourceVersion"], o.rv.to_string());
-        assert!(matches!(s.create(Res::Pods, pod("p1"), false), Err(StoreError::AlreadyExists { .. })));
+        assert!(matches!(
+            s.create(Res::Pods, pod("p1"), false),
+            Err(StoreError::AlreadyExists { .. })
+        ));
     }
 
     #[test]
     fn stale_resource_version_conflicts_and_noop_keeps_rv() {
         let s = Store::new();
-        let o = s.create(Res::Deployments, json!({"metadata": {"name": "d", "namespace": "x"}, "spec": {"replicas": 1}}), false).expect("create");
+        let o = s
+            .create(
+                Res::Deployments,
+                json!({"metadata": {"name": "d", "namespace": "x"}, "spec": {"replicas": 1}}),
+                false,
+            )
+            .expect("create");
         let mut v = o.value();
         v["spec"]["replicas"] = json!(2);
-        let o2 = s.replace(Res::Deployments, v.clone(), Some(&o.rv.to_string())).expect("update");
+        let o2 = s
+            .replace(Res::Deployments, v.clone(), Some(&o.rv.to_string()))
+            .expect("update");
         assert_eq!(o2.value()["metadata"]["generation"], 2);
-        assert!(matches!(s.replace(Res::Deployments, v, Some(&o.rv.to_string())), Err(StoreError::Conflict(_))));
-        let o3 = s.update_with(Res::Deployments, "x", "d", |_| Ok(())).expect("noop");
+        assert!(matches!(
+            s.replace(Res::Deployments, v, Some(&o.rv.to_string())),
+            Err(StoreError::Conflict(_))
+        ));
+        let o3 = s
+            .update_with(Res::Deployments, "x", "d", |_| Ok(()))
+            .expect("noop");
         assert_eq!(o3.rv, o2.rv);
     }
 
@@ -668,13 +804,18 @@ mod tests {
         let s = Store::new();
         let start = s.rv();
         for i in 0..5 {
-            s.create(Res::Pods, pod(&format!("p{i}")), false).expect("create");
+            s.create(Res::Pods, pod(&format!("p{i}")), false)
+                .expect("create");
         }
         let (past, _rx) = s.watch_from(start).expect("history");
         assert_eq!(past.len(), 5);
         let p = s.page(Res::Pods, Some("default"), None, 2, |_| true);
         assert!(p.more);
-        let last = p.items.last().map(|o| (o.namespace.to_string(), o.name.to_string())).expect("item");
+        let last = p
+            .items
+            .last()
+            .map(|o| (o.namespace.to_string(), o.name.to_string()))
+            .expect("item");
         let p2 = s.page(Res::Pods, Some("default"), Some(&last), 10, |_| true);
         assert_eq!(p2.items.len(), 3);
         assert!(!p2.more);

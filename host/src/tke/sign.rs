@@ -85,7 +85,10 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
 pub fn utc_date(timestamp: i64) -> Result<String, SignError> {
     let ts = jiff::Timestamp::from_second(timestamp)
         .map_err(|_| SignError::TimestampOutOfRange(timestamp))?;
-    Ok(ts.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%d").to_string())
+    Ok(ts
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d")
+        .to_string())
 }
 
 /// The canonical request for a POST to `/` with no query string, over `headers`
@@ -133,14 +136,23 @@ pub fn signature(secret_key: &str, date: &str, service: &str, string_to_sign: &s
 }
 
 /// Sign `req` (signed headers `content-type;host`) and return the `Authorization` header value.
-pub fn authorization(secret_id: &str, secret_key: &str, req: &Request<'_>) -> Result<String, SignError> {
+pub fn authorization(
+    secret_id: &str,
+    secret_key: &str,
+    req: &Request<'_>,
+) -> Result<String, SignError> {
     let date = utc_date(req.timestamp)?;
     let canonical = canonical_request(
         &[("content-type", req.content_type), ("host", req.host)],
         &sha256_hex(req.payload),
     );
     let scope = credential_scope(&date, req.service);
-    let sig = signature(secret_key, &date, req.service, &string_to_sign(req.timestamp, &scope, &canonical));
+    let sig = signature(
+        secret_key,
+        &date,
+        req.service,
+        &string_to_sign(req.timestamp, &scope, &canonical),
+    );
     Ok(format!(
         "{ALGORITHM} Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={sig}"
     ))
@@ -151,7 +163,9 @@ pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
     let rest = header
         .trim()
         .strip_prefix(ALGORITHM)
-        .ok_or(SignError::MalformedAuthorization("algorithm is not TC3-HMAC-SHA256"))?;
+        .ok_or(SignError::MalformedAuthorization(
+            "algorithm is not TC3-HMAC-SHA256",
+        ))?;
     let (mut credential, mut signed, mut sig) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -167,9 +181,13 @@ pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
     let signed = signed.ok_or(SignError::MalformedAuthorization("no SignedHeaders"))?;
     let sig = sig.ok_or(SignError::MalformedAuthorization("no Signature"))?;
     let mut parts = credential.split('/');
-    let (Some(secret_id), Some(date), Some(service), Some("tc3_request"), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(secret_id), Some(date), Some(service), Some("tc3_request"), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(SignError::MalformedAuthorization(
             "Credential is not SecretId/DATE/service/tc3_request",
         ));
@@ -183,7 +201,9 @@ pub fn parse_authorization(header: &str) -> Result<Authorization, SignError> {
         .filter(|h| !h.is_empty())
         .collect();
     if signed_headers.is_empty() || sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(SignError::MalformedAuthorization("bad SignedHeaders or Signature"));
+        return Err(SignError::MalformedAuthorization(
+            "bad SignedHeaders or Signature",
+        ));
     }
     Ok(Authorization {
         secret_id: secret_id.to_owned(),
@@ -207,7 +227,10 @@ pub fn verify(
 ) -> Result<(), SignError> {
     let timestamp_date = utc_date(timestamp)?;
     if timestamp_date != auth.date {
-        return Err(SignError::DateMismatch { scope_date: auth.date.clone(), timestamp_date });
+        return Err(SignError::DateMismatch {
+            scope_date: auth.date.clone(),
+            timestamp_date,
+        });
     }
     let mut values = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
@@ -217,11 +240,24 @@ pub fn verify(
     let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let canonical = canonical_request(&pairs, payload_hash);
     let scope = credential_scope(&auth.date, &auth.service);
-    let expected = signature(secret_key, &auth.date, &auth.service, &string_to_sign(timestamp, &scope, &canonical));
+    let expected = signature(
+        secret_key,
+        &auth.date,
+        &auth.service,
+        &string_to_sign(timestamp, &scope, &canonical),
+    );
     // Constant-time comparison: the signature is a secret-derived MAC.
     let equal = expected.len() == auth.signature.len()
-        && expected.bytes().zip(auth.signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if equal { Ok(()) } else { Err(SignError::SignatureMismatch) }
+        && expected
+            .bytes()
+            .zip(auth.signature.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if equal {
+        Ok(())
+    } else {
+        Err(SignError::SignatureMismatch)
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +266,8 @@ mod tests {
 
     const ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
     const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
-    const BODY: &str = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    const BODY: &str =
+        r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
     const TS: i64 = 1551113065;
 
     fn check_vector(content_type: &str, canonical_hash: &str, sig: &str) {
@@ -240,7 +277,10 @@ mod tests {
         );
         assert_eq!(utc_date(TS).expect("date"), "2019-02-25");
         let canonical = canonical_request(
-            &[("content-type", content_type), ("host", "cvm.tencentcloudapi.com")],
+            &[
+                ("content-type", content_type),
+                ("host", "cvm.tencentcloudapi.com"),
+            ],
             &sha256_hex(BODY.as_bytes()),
         );
         assert_eq!(sha256_hex(canonical.as_bytes()), canonical_hash);
@@ -305,7 +345,10 @@ mod tests {
             "TC3-HMAC-SHA256 Credential=a/2019-02-25/cvm/tc3_request, SignedHeaders=host, Signature=zz",
         ] {
             assert!(
-                matches!(parse_authorization(bad), Err(SignError::MalformedAuthorization(_))),
+                matches!(
+                    parse_authorization(bad),
+                    Err(SignError::MalformedAuthorization(_))
+                ),
                 "{bad:?}"
             );
         }
@@ -322,6 +365,9 @@ mod tests {
         assert!(matches!(err, Err(SignError::DateMismatch { .. })));
         parsed.date = "2019-02-25".into();
         let err = verify(&parsed, KEY, TS, |_| None, "");
-        assert_eq!(err, Err(SignError::SignedHeaderMissing("content-type".into())));
+        assert_eq!(
+            err,
+            Err(SignError::SignedHeaderMissing("content-type".into()))
+        );
     }
 }

@@ -41,18 +41,27 @@ pub fn reconcile(store: &Store, pods: &[Arc<Object>]) {
     let now = jiff::Timestamp::now();
     for pdb in store.list(Res::PodDisruptionBudgets, None) {
         let v = pdb.value();
-        let Some(sel) = LabelSelector::from_object(v.pointer("/spec/selector")) else { continue };
+        let Some(sel) = LabelSelector::from_object(v.pointer("/spec/selector")) else {
+            continue;
+        };
         let candidates = sel
             .0
             .iter()
             .find_map(|r| match r {
-                Req::In(k, vs) if vs.len() == 1 => Some(by_label.get(&(&*pdb.namespace, k.as_str(), vs[0].as_str()))),
+                Req::In(k, vs) if vs.len() == 1 => {
+                    Some(by_label.get(&(&*pdb.namespace, k.as_str(), vs[0].as_str())))
+                }
                 _ => None,
             })
             .unwrap_or_else(|| by_ns.get(&*pdb.namespace));
-        let matching: Vec<&&Arc<Object>> =
-            candidates.map(|ps| ps.iter().filter(|p| sel.matches(p)).collect()).unwrap_or_default();
-        let mut disrupted = v.pointer("/status/disruptedPods").and_then(Value::as_object).cloned().unwrap_or_default();
+        let matching: Vec<&&Arc<Object>> = candidates
+            .map(|ps| ps.iter().filter(|p| sel.matches(p)).collect())
+            .unwrap_or_default();
+        let mut disrupted = v
+            .pointer("/status/disruptedPods")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         disrupted.retain(|name, ts| {
             let alive = matching.iter().any(|p| &*p.name == name && !p.deleting());
             let fresh = ts
@@ -64,7 +73,9 @@ pub fn reconcile(store: &Store, pods: &[Arc<Object>]) {
         let healthy = matching
             .iter()
             .filter(|p| {
-                p.pod.as_ref().is_some_and(|f| f.ready && !f.deleting && &*f.phase == "Running")
+                p.pod
+                    .as_ref()
+                    .is_some_and(|f| f.ready && !f.deleting && &*f.phase == "Running")
                     && !disrupted.contains_key(&*p.name)
             })
             .count() as i64;
@@ -82,9 +93,20 @@ pub fn reconcile(store: &Store, pods: &[Arc<Object>]) {
             }
             (None, None) => (matching.len() as i64, 0),
         };
-        let allowed = if expected <= 0 { 0 } else { (healthy - desired).max(0) };
-        let generation = v.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-        let (cond_status, reason) = if allowed > 0 { ("True", "SufficientPods") } else { ("False", "InsufficientPods") };
+        let allowed = if expected <= 0 {
+            0
+        } else {
+            (healthy - desired).max(0)
+        };
+        let generation = v
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let (cond_status, reason) = if allowed > 0 {
+            ("True", "SufficientPods")
+        } else {
+            ("False", "InsufficientPods")
+        };
         let old_cond = v.pointer("/status/conditions/0").cloned();
         let transition = match &old_cond {
             Some(c) if c["status"] == cond_status => c["lastTransitionTime"].clone(),

@@ -31,11 +31,19 @@ pub struct Kubelet {
 fn pod_ip() -> String {
     use rand::Rng;
     let mut r = rand::rng();
-    format!("172.16.{}.{}", r.random_range(0..=255), r.random_range(2..=254))
+    format!(
+        "172.16.{}.{}",
+        r.random_range(0..=255),
+        r.random_range(2..=254)
+    )
 }
 
 impl Kubelet {
     /// One pass over all pods; returns the earliest future deadline, if any.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the controller loop's state, passed explicitly"
+    )]
     pub fn step(
         &mut self,
         store: &Store,
@@ -82,18 +90,34 @@ impl Kubelet {
                 continue;
             }
             if matches!(&*f.phase, "Succeeded" | "Failed") || (&*f.phase == "Running" && f.ready) {
+                // Started and Ready: a later loss of readiness (a failing probe, someone writing
+                // the status) gets a fresh readiness delay rather than an instant fix.
+                if !self.starts.is_empty() {
+                    self.starts.remove(&p.uid);
+                }
                 continue;
             }
             let start = *self.starts.entry(p.uid.clone()).or_insert_with(|| {
                 if booting || &*f.phase == "Running" {
-                    return Start { running_at: now, ready_at: now + if booting { Duration::ZERO } else { secs(timing.ready_seconds) } };
+                    return Start {
+                        running_at: now,
+                        ready_at: now
+                            + if booting {
+                                Duration::ZERO
+                            } else {
+                                secs(timing.ready_seconds)
+                            },
+                    };
                 }
                 let free = self.pull_free.get(node).copied().unwrap_or(now).max(now);
                 let running_at = free + secs(timing.image_pull_seconds);
                 if !timing.parallel_image_pulls {
                     self.pull_free.insert(node.clone(), running_at);
                 }
-                Start { running_at, ready_at: running_at + secs(timing.ready_seconds) }
+                Start {
+                    running_at,
+                    ready_at: running_at + secs(timing.ready_seconds),
+                }
             });
             if &*f.phase == "Pending" && now >= start.running_at {
                 let ready = now >= start.ready_at;
@@ -134,7 +158,11 @@ impl Kubelet {
                     Ok(())
                 });
             } else {
-                due(if &*f.phase == "Pending" { start.running_at } else { start.ready_at });
+                due(if &*f.phase == "Pending" {
+                    start.running_at
+                } else {
+                    start.ready_at
+                });
             }
         }
         next

@@ -22,11 +22,28 @@ impl NodeInfo {
     /// From a Node object.
     pub fn from_value(v: &Value) -> Self {
         NodeInfo {
-            name: v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned(),
-            labels: v.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default(),
-            unschedulable: v.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false),
-            taints: v.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default(),
-            allocatable: crate::sim::quantity::Resources::from_list(v.pointer("/status/allocatable")),
+            name: v
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            labels: v
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            unschedulable: v
+                .pointer("/spec/unschedulable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            taints: v
+                .pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            allocatable: crate::sim::quantity::Resources::from_list(
+                v.pointer("/status/allocatable"),
+            ),
         }
     }
 }
@@ -51,7 +68,8 @@ pub fn tolerates(tol: &Value, taint: &Value) -> bool {
 /// The first NoSchedule/NoExecute taint of `node` that `tolerations` do not tolerate.
 pub fn untolerated_taint<'a>(taints: &'a [Value], tolerations: &[Value]) -> Option<&'a Value> {
     taints.iter().find(|t| {
-        matches!(s(t, "effect"), "NoSchedule" | "NoExecute") && !tolerations.iter().any(|tol| tolerates(tol, t))
+        matches!(s(t, "effect"), "NoSchedule" | "NoExecute")
+            && !tolerations.iter().any(|tol| tolerates(tol, t))
     })
 }
 
@@ -69,7 +87,10 @@ fn expr_matches(expr: &Value, get: impl Fn(&str) -> Option<String>) -> bool {
         "Exists" => have.is_some(),
         "DoesNotExist" => have.is_none(),
         op @ ("Gt" | "Lt") => {
-            let (Some(h), Some(v)) = (have.and_then(|h| h.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok())) else {
+            let (Some(h), Some(v)) = (
+                have.and_then(|h| h.parse::<i64>().ok()),
+                values.first().and_then(|v| v.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
             if op == "Gt" { h > v } else { h < v }
@@ -90,9 +111,17 @@ pub fn node_selector_matches(selector: &Value, node: &NodeInfo) -> bool {
             return false;
         }
         exprs.is_none_or(|e| {
-            e.iter().all(|x| expr_matches(x, |k| node.labels.get(k).and_then(Value::as_str).map(str::to_owned)))
+            e.iter().all(|x| {
+                expr_matches(x, |k| {
+                    node.labels
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+            })
         }) && fields.is_none_or(|f| {
-            f.iter().all(|x| expr_matches(x, |k| (k == "metadata.name").then(|| node.name.clone())))
+            f.iter()
+                .all(|x| expr_matches(x, |k| (k == "metadata.name").then(|| node.name.clone())))
         })
     })
 }
@@ -116,24 +145,40 @@ mod tests {
     use serde_json::json;
 
     fn node() -> NodeInfo {
-        NodeInfo::from_value(&json!({"metadata": {"name": "n1", "labels": {"zone": "a", "gpu": "2"}},
-            "spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}}))
+        NodeInfo::from_value(
+            &json!({"metadata": {"name": "n1", "labels": {"zone": "a", "gpu": "2"}},
+            "spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}}),
+        )
     }
 
     #[test]
     fn tolerations_match_taints() {
         let n = node();
         assert!(untolerated_taint(&n.taints, &[]).is_some());
-        assert!(untolerated_taint(&n.taints, &[json!({"key": "dedicated", "operator": "Equal", "value": "db"})]).is_none());
+        assert!(
+            untolerated_taint(
+                &n.taints,
+                &[json!({"key": "dedicated", "operator": "Equal", "value": "db"})]
+            )
+            .is_none()
+        );
         assert!(untolerated_taint(&n.taints, &[json!({"operator": "Exists"})]).is_none());
-        assert!(untolerated_taint(&n.taints, &[json!({"key": "dedicated", "value": "web"})]).is_some());
+        assert!(
+            untolerated_taint(&n.taints, &[json!({"key": "dedicated", "value": "web"})]).is_some()
+        );
     }
 
     #[test]
     fn selectors_and_affinity() {
         let n = node();
-        assert!(pod_matches_node(&json!({"nodeSelector": {"zone": "a"}}), &n));
-        assert!(!pod_matches_node(&json!({"nodeSelector": {"zone": "b"}}), &n));
+        assert!(pod_matches_node(
+            &json!({"nodeSelector": {"zone": "a"}}),
+            &n
+        ));
+        assert!(!pod_matches_node(
+            &json!({"nodeSelector": {"zone": "b"}}),
+            &n
+        ));
         let aff = json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": "gpu", "operator": "Gt", "values": ["1"]}]}]}}}});
         assert!(pod_matches_node(&aff, &n));

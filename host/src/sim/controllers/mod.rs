@@ -25,7 +25,7 @@ use crate::sim::tke_api::state::TkeState;
 /// Real time between passes.
 const TICK: Duration = Duration::from_millis(20);
 /// A pass runs at least this often (real time).
-const RESYNC: Duration = Duration::from_secs(2);
+const RESYNC: Duration = Duration::from_secs(10);
 
 /// Everything the controllers need.
 pub struct Controllers {
@@ -46,7 +46,13 @@ pub struct Controllers {
 
 impl Controllers {
     /// New controllers over a store.
-    pub fn new(store: Arc<Store>, clock: Clock, timing: Timing, faults: Faults, tke: Arc<Mutex<TkeState>>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        clock: Clock,
+        timing: Timing,
+        faults: Faults,
+        tke: Arc<Mutex<TkeState>>,
+    ) -> Self {
         Controllers {
             store,
             clock,
@@ -101,10 +107,16 @@ impl Controllers {
         let pods = store.list(Res::Pods, None);
         scheduler::schedule(&store, &nodes, &pods);
         let pods = store.list(Res::Pods, None);
-        let kubelet_next =
-            self.kubelet
-                .step(&store, &pods, &node_names, now, &self.timing, &self.faults, booting);
-        if self.passes % 50 == 0 {
+        let kubelet_next = self.kubelet.step(
+            &store,
+            &pods,
+            &node_names,
+            now,
+            &self.timing,
+            &self.faults,
+            booting,
+        );
+        if self.passes.is_multiple_of(50) {
             self.kubelet.forget_missing(&pods);
         }
         let pods = store.list(Res::Pods, None);

@@ -15,6 +15,9 @@ use crate::sim::resource::Res;
 use crate::sim::selector::LabelSelector;
 use crate::sim::store::{Object, Store};
 
+/// The best node so far: its score, the node, and the (claim, PV) bindings it needs.
+type Choice<'a> = (i64, &'a NodeInfo, Vec<(String, String)>);
+
 const HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// What a pod's PVCs require of a node.
@@ -27,12 +30,25 @@ enum VolumeNeed {
 
 fn volume_needs(store: &Store, ns: &str, spec: &Value) -> Vec<VolumeNeed> {
     let mut out = Vec::new();
-    let Some(vols) = spec.get("volumes").and_then(Value::as_array) else { return out };
+    let Some(vols) = spec.get("volumes").and_then(Value::as_array) else {
+        return out;
+    };
     for v in vols {
-        let Some(claim) = v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) else { continue };
-        let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else { continue };
+        let Some(claim) = v
+            .pointer("/persistentVolumeClaim/claimName")
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else {
+            continue;
+        };
         let pvc = pvc.value();
-        match pvc.pointer("/spec/volumeName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        match pvc
+            .pointer("/spec/volumeName")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             Some(pv) => {
                 if let Some(aff) = store
                     .get(Res::PersistentVolumes, "", pv)
@@ -43,7 +59,11 @@ fn volume_needs(store: &Store, ns: &str, spec: &Value) -> Vec<VolumeNeed> {
             }
             None => out.push(VolumeNeed::Unbound {
                 claim: claim.to_owned(),
-                class: pvc.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("").to_owned(),
+                class: pvc
+                    .pointer("/spec/storageClassName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
             }),
         }
     }
@@ -51,18 +71,31 @@ fn volume_needs(store: &Store, ns: &str, spec: &Value) -> Vec<VolumeNeed> {
 }
 
 /// An available PV of `class` usable on `node`, if the class has static PVs at all.
-fn find_pv(pvs: &[Arc<Object>], class: &str, node: &NodeInfo, taken: &[String]) -> Result<Option<String>, ()> {
+fn find_pv(
+    pvs: &[Arc<Object>],
+    class: &str,
+    node: &NodeInfo,
+    taken: &[String],
+) -> Result<Option<String>, ()> {
     let mut class_has_pvs = false;
     for pv in pvs {
         let v = pv.value();
-        if v.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("") != class {
+        if v.pointer("/spec/storageClassName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            != class
+        {
             continue;
         }
         class_has_pvs = true;
-        if v.pointer("/spec/claimRef").is_some_and(|c| !c.is_null()) || taken.contains(&pv.name.to_string()) {
+        if v.pointer("/spec/claimRef").is_some_and(|c| !c.is_null())
+            || taken.contains(&pv.name.to_string())
+        {
             continue;
         }
-        let fits = v.pointer("/spec/nodeAffinity/required").is_none_or(|aff| node_selector_matches(aff, node));
+        let fits = v
+            .pointer("/spec/nodeAffinity/required")
+            .is_none_or(|aff| node_selector_matches(aff, node));
         if fits {
             return Ok(Some(pv.name.to_string()));
         }
@@ -73,7 +106,12 @@ fn find_pv(pvs: &[Arc<Object>], class: &str, node: &NodeInfo, taken: &[String]) 
 fn anti_affinity_terms(spec: &Value) -> Vec<Value> {
     spec.pointer("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|t| t.get("topologyKey").and_then(Value::as_str) == Some(HOSTNAME)).cloned().collect())
+        .map(|a| {
+            a.iter()
+                .filter(|t| t.get("topologyKey").and_then(Value::as_str) == Some(HOSTNAME))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -81,7 +119,11 @@ fn anti_affinity_terms(spec: &Value) -> Vec<Value> {
 pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
     let pending: Vec<&Arc<Object>> = pods
         .iter()
-        .filter(|p| p.pod.as_ref().is_some_and(|f| f.node_name.is_none() && !f.deleting && &*f.phase == "Pending"))
+        .filter(|p| {
+            p.pod
+                .as_ref()
+                .is_some_and(|f| f.node_name.is_none() && !f.deleting && &*f.phase == "Pending")
+        })
         .collect();
     if pending.is_empty() {
         return;
@@ -95,28 +137,39 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             used.entry(n).or_default().add(&f.requests);
         }
     }
-    let mut used: HashMap<String, Resources> = used.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut used: HashMap<String, Resources> =
+        used.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let pvs = store.list(Res::PersistentVolumes, None);
     let mut taken_pvs: Vec<String> = Vec::new();
     let mut placed_here: Vec<(String, Arc<Object>)> = Vec::new();
     for pod in pending {
         let v = pod.value();
-        if v.pointer("/spec/schedulerName").and_then(Value::as_str).is_some_and(|s| s != "default-scheduler") {
+        if v.pointer("/spec/schedulerName")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s != "default-scheduler")
+        {
             continue;
         }
         let spec = v.get("spec").cloned().unwrap_or(json!({}));
         let Some(facts) = &pod.pod else { continue };
-        let tolerations = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let tolerations = spec
+            .get("tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let needs = volume_needs(store, &pod.namespace, &spec);
         let anti = anti_affinity_terms(&spec);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut resource_failures = 0usize;
-        let mut best: Option<(i64, &NodeInfo, Vec<(String, String)>)> = None;
+        let mut best: Option<Choice<'_>> = None;
         'nodes: for node in nodes {
             let mut fail = |r: String| *reasons.entry(r).or_default() += 1;
             if node.unschedulable
                 && !tolerations.iter().any(|t| {
-                    super::matching::tolerates(t, &json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}))
+                    super::matching::tolerates(
+                        t,
+                        &json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}),
+                    )
                 })
             {
                 fail("node(s) were unschedulable".into());
@@ -124,7 +177,11 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             }
             if let Some(t) = untolerated_taint(&node.taints, &tolerations) {
                 let s = |k| t.get(k).and_then(Value::as_str).unwrap_or("");
-                fail(format!("node(s) had untolerated taint {{{}: {}}}", s("key"), s("value")));
+                fail(format!(
+                    "node(s) had untolerated taint {{{}: {}}}",
+                    s("key"),
+                    s("value")
+                ));
                 continue;
             }
             if !pod_matches_node(&spec, node) {
@@ -136,7 +193,11 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             if !short.is_empty() {
                 resource_failures += 1;
                 for r in short {
-                    fail(if r == "pods" { "Too many pods".into() } else { format!("Insufficient {r}") });
+                    fail(if r == "pods" {
+                        "Too many pods".into()
+                    } else {
+                        format!("Insufficient {r}")
+                    });
                 }
                 continue;
             }
@@ -149,33 +210,43 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                             continue 'nodes;
                         }
                     }
-                    VolumeNeed::Unbound { claim, class } => match find_pv(&pvs, class, node, &taken_pvs) {
-                        Ok(Some(pv)) => binds.push((claim.clone(), pv)),
-                        Ok(None) => binds.push((claim.clone(), String::new())),
-                        Err(()) => {
-                            fail("node(s) didn't find available persistent volumes to bind".into());
-                            continue 'nodes;
+                    VolumeNeed::Unbound { claim, class } => {
+                        match find_pv(&pvs, class, node, &taken_pvs) {
+                            Ok(Some(pv)) => binds.push((claim.clone(), pv)),
+                            Ok(None) => binds.push((claim.clone(), String::new())),
+                            Err(()) => {
+                                fail(
+                                    "node(s) didn't find available persistent volumes to bind"
+                                        .into(),
+                                );
+                                continue 'nodes;
+                            }
                         }
-                    },
+                    }
                 }
             }
             for term in &anti {
                 let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();
-                let clash = pods
-                    .iter()
-                    .any(|o| {
-                        o.uid != pod.uid
-                            && o.namespace == pod.namespace
-                            && o.pod.as_ref().is_some_and(|f| !f.deleting && f.node_name.as_deref() == Some(node.name.as_str()))
-                            && sel.matches(o)
-                    })
-                    || placed_here.iter().any(|(n, o)| *n == node.name && o.namespace == pod.namespace && sel.matches(o));
+                let clash = pods.iter().any(|o| {
+                    o.uid != pod.uid
+                        && o.namespace == pod.namespace
+                        && o.pod.as_ref().is_some_and(|f| {
+                            !f.deleting && f.node_name.as_deref() == Some(node.name.as_str())
+                        })
+                        && sel.matches(o)
+                }) || placed_here.iter().any(|(n, o)| {
+                    *n == node.name && o.namespace == pod.namespace && sel.matches(o)
+                });
                 if clash {
                     fail("node(s) didn't match pod anti-affinity rules".into());
                     continue 'nodes;
                 }
             }
-            let score = if node.allocatable.cpu_m > 0 { (u.cpu_m + facts.requests.cpu_m) * 1000 / node.allocatable.cpu_m } else { 0 };
+            let score = if node.allocatable.cpu_m > 0 {
+                (u.cpu_m + facts.requests.cpu_m) * 1000 / node.allocatable.cpu_m
+            } else {
+                0
+            };
             if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
                 best = Some((score, node, binds));
             }
@@ -198,24 +269,35 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                     Ok(())
                 });
                 if let Ok(obj) = bound {
-                    used.entry(node.name.clone()).or_default().add(&facts.requests);
+                    used.entry(node.name.clone())
+                        .or_default()
+                        .add(&facts.requests);
                     placed_here.push((node.name.clone(), obj));
                 }
             }
             None => {
                 let n = nodes.len();
-                let mut hist: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+                let mut hist: Vec<String> =
+                    reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
                 hist.sort();
                 let mut msg = format!("0/{n} nodes are available: {}.", hist.join(", "));
                 let mut pre = Vec::new();
                 if resource_failures > 0 {
-                    pre.push(format!("{resource_failures} No preemption victims found for incoming pod"));
+                    pre.push(format!(
+                        "{resource_failures} No preemption victims found for incoming pod"
+                    ));
                 }
                 if n > resource_failures {
-                    pre.push(format!("{} Preemption is not helpful for scheduling", n - resource_failures));
+                    pre.push(format!(
+                        "{} Preemption is not helpful for scheduling",
+                        n - resource_failures
+                    ));
                 }
                 pre.sort();
-                msg.push_str(&format!(" preemption: 0/{n} nodes are available: {}.", pre.join(", ")));
+                msg.push_str(&format!(
+                    " preemption: 0/{n} nodes are available: {}.",
+                    pre.join(", ")
+                ));
                 let _ = store.update_with(Res::Pods, &pod.namespace, &pod.name, |p| {
                     let same = p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
                         cs.iter().any(|c| c["type"] == "PodScheduled" && c["message"] == json!(msg))
@@ -247,7 +329,9 @@ pub fn set_condition(pod: &mut Value, cond: Value) {
 
 /// Bind a claim to `pv`, or to a freshly provisioned PV when `pv` is empty.
 fn bind_claim(store: &Store, ns: &str, claim: &str, pv: &str) {
-    let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else { return };
+    let Some(pvc) = store.get(Res::PersistentVolumeClaims, ns, claim) else {
+        return;
+    };
     let pvc_uid = pvc.uid.to_string();
     let pvc_v = pvc.value();
     let pv_name = if pv.is_empty() {

@@ -29,7 +29,9 @@ pub fn pods_by_owner(pods: &[Arc<Object>]) -> ByOwner {
 }
 
 fn active(p: &Object) -> bool {
-    p.pod.as_ref().is_some_and(|f| !f.deleting && !matches!(&*f.phase, "Succeeded" | "Failed"))
+    p.pod
+        .as_ref()
+        .is_some_and(|f| !f.deleting && !matches!(&*f.phase, "Succeeded" | "Failed"))
 }
 
 fn ready(p: &Object) -> bool {
@@ -63,16 +65,21 @@ fn delete_pod(store: &Store, p: &Object) {
     let grace = p.pod.as_ref().map_or(30, |f| f.grace);
     // Already gone is fine: the next pass sees the new state.
     let _ = if bound && grace > 0 {
-        store.mark_deleting(Res::Pods, &p.namespace, &p.name, grace).map(|_| ())
+        store
+            .mark_deleting(Res::Pods, &p.namespace, &p.name, grace)
+            .map(|_| ())
     } else {
-        store.delete(Res::Pods, &p.namespace, &p.name, None, None).map(|_| ())
+        store
+            .delete(Res::Pods, &p.namespace, &p.name, None, None)
+            .map(|_| ())
     };
 }
 
 fn set_status(store: &Store, res: Res, obj: &Object, current: &Value, status: Value) {
-    let unchanged = status
-        .as_object()
-        .is_some_and(|m| m.iter().all(|(k, val)| current.get("status").and_then(|s| s.get(k)) == Some(val)));
+    let unchanged = status.as_object().is_some_and(|m| {
+        m.iter()
+            .all(|(k, val)| current.get("status").and_then(|s| s.get(k)) == Some(val))
+    });
     if unchanged {
         return;
     }
@@ -89,11 +96,15 @@ fn set_status(store: &Store, res: Res, obj: &Object, current: &Value, status: Va
 }
 
 fn generation(v: &Value) -> i64 {
-    v.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1)
+    v.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
 }
 
 fn replicas(v: &Value) -> i64 {
-    v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+    v.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
 }
 
 /// ReplicaSets: create or delete pods to match replicas; status.
@@ -108,14 +119,22 @@ pub fn replicasets(store: &Store, by_owner: &ByOwner) {
             let template = v.pointer("/spec/template").cloned().unwrap_or(json!({}));
             for _ in live.len()..want {
                 let name = format!("{}-{}", rs.name, name_suffix());
-                let pod = pod_from_template(&template, &rs.namespace, &name, owner_ref("ReplicaSet", &rs));
+                let pod = pod_from_template(
+                    &template,
+                    &rs.namespace,
+                    &name,
+                    owner_ref("ReplicaSet", &rs),
+                );
                 let _ = store.create(Res::Pods, pod, false);
             }
         } else if live.len() > want {
             // Unscheduled, then not-ready pods go first, as the real controller prefers.
             live.sort_by_key(|p| {
                 let f = p.pod.as_ref();
-                (f.is_some_and(|f| f.node_name.is_some()), f.is_some_and(|f| f.ready))
+                (
+                    f.is_some_and(|f| f.node_name.is_some()),
+                    f.is_some_and(|f| f.ready),
+                )
             });
             for p in &live[..live.len() - want] {
                 delete_pod(store, p);
@@ -133,7 +152,10 @@ pub fn replicasets(store: &Store, by_owner: &ByOwner) {
 pub fn template_hash(template: &Value) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let h = crate::tke::sign::sha256_hex(template.to_string().as_bytes());
-    h.bytes().take(10).map(|b| ALPHABET[(b as usize) % ALPHABET.len()] as char).collect()
+    h.bytes()
+        .take(10)
+        .map(|b| ALPHABET[(b as usize) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Deployments: one ReplicaSet per template; the current one scaled to replicas, older to 0.
@@ -154,22 +176,34 @@ pub fn deployments(store: &Store) {
         let hash = owned
             .iter()
             .find(|r| {
-                let mut t = r.value().pointer("/spec/template").cloned().unwrap_or(json!({}));
-                if let Some(l) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+                let mut t = r
+                    .value()
+                    .pointer("/spec/template")
+                    .cloned()
+                    .unwrap_or(json!({}));
+                if let Some(l) = t
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Value::as_object_mut)
+                {
                     l.remove("pod-template-hash");
                 }
                 t == template
             })
             .and_then(|r| r.label("pod-template-hash").map(str::to_owned))
             .unwrap_or_else(|| template_hash(&template));
-        let current = owned.iter().find(|r| r.label("pod-template-hash") == Some(hash.as_str()));
+        let current = owned
+            .iter()
+            .find(|r| r.label("pod-template-hash") == Some(hash.as_str()));
         match current {
             None => {
                 let mut t = template.clone();
                 t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 let mut selector = v.pointer("/spec/selector").cloned().unwrap_or(json!({}));
                 selector["matchLabels"]["pod-template-hash"] = json!(hash);
-                let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
+                let mut labels = template
+                    .pointer("/metadata/labels")
+                    .cloned()
+                    .unwrap_or(json!({}));
                 labels["pod-template-hash"] = json!(hash);
                 let rs = json!({"metadata": {"name": format!("{}-{hash}", d.name), "namespace": &*d.namespace,
                                  "labels": labels, "ownerReferences": owner_ref("Deployment", &d)},
@@ -185,7 +219,10 @@ pub fn deployments(store: &Store) {
                 }
             }
         }
-        for old in owned.iter().filter(|r| r.label("pod-template-hash") != Some(hash.as_str())) {
+        for old in owned
+            .iter()
+            .filter(|r| r.label("pod-template-hash") != Some(hash.as_str()))
+        {
             if replicas(&old.value()) != 0 {
                 let _ = store.update_with(Res::ReplicaSets, &old.namespace, &old.name, |r| {
                     r["spec"]["replicas"] = json!(0);
@@ -196,9 +233,15 @@ pub fn deployments(store: &Store) {
         let (mut total, mut ready_n, mut updated) = (0, 0, 0);
         for r in &owned {
             let s = r.value();
-            let n = s.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+            let n = s
+                .pointer("/status/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             total += n;
-            ready_n += s.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+            ready_n += s
+                .pointer("/status/readyReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             if r.label("pod-template-hash") == Some(hash.as_str()) {
                 updated = n;
             }
@@ -218,7 +261,10 @@ pub fn statefulsets(store: &Store, by_owner: &ByOwner) {
     for s in store.list(Res::StatefulSets, None) {
         let v = s.value();
         let want = replicas(&v).max(0);
-        let ordered = v.pointer("/spec/podManagementPolicy").and_then(Value::as_str) != Some("Parallel");
+        let ordered = v
+            .pointer("/spec/podManagementPolicy")
+            .and_then(Value::as_str)
+            != Some("Parallel");
         let empty = Vec::new();
         let pods = by_owner.get(&s.uid).unwrap_or(&empty);
         let ns = &*s.namespace;
@@ -241,9 +287,15 @@ pub fn statefulsets(store: &Store, by_owner: &ByOwner) {
             if let Some(svc) = v.pointer("/spec/serviceName").and_then(Value::as_str) {
                 pod["spec"]["subdomain"] = json!(svc);
             }
-            if let Some(vcts) = v.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array) {
+            if let Some(vcts) = v
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+            {
                 for vct in vcts {
-                    let vname = vct.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("data");
+                    let vname = vct
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("data");
                     let claim = format!("{vname}-{name}");
                     if store.get(Res::PersistentVolumeClaims, ns, &claim).is_none() {
                         let pvc = json!({"metadata": {"name": claim, "namespace": ns,
@@ -257,7 +309,9 @@ pub fn statefulsets(store: &Store, by_owner: &ByOwner) {
                     }
                     if let Some(vols) = pod["spec"]["volumes"].as_array_mut() {
                         vols.retain(|x| x.get("name").and_then(Value::as_str) != Some(vname));
-                        vols.push(json!({"name": vname, "persistentVolumeClaim": {"claimName": claim}}));
+                        vols.push(
+                            json!({"name": vname, "persistentVolumeClaim": {"claimName": claim}}),
+                        );
                     }
                 }
             }
@@ -267,7 +321,12 @@ pub fn statefulsets(store: &Store, by_owner: &ByOwner) {
             }
         }
         for p in pods.iter().filter(|p| active(p)) {
-            let ordinal = p.name.rsplit('-').next().and_then(|o| o.parse::<i64>().ok()).unwrap_or(0);
+            let ordinal = p
+                .name
+                .rsplit('-')
+                .next()
+                .and_then(|o| o.parse::<i64>().ok())
+                .unwrap_or(0);
             if ordinal >= want {
                 delete_pod(store, p);
             }
@@ -282,10 +341,13 @@ pub fn statefulsets(store: &Store, by_owner: &ByOwner) {
 
 /// The tolerations the DaemonSet controller adds to its pods.
 fn daemon_tolerations() -> Vec<Value> {
-    let mut t: Vec<Value> = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]
-        .iter()
-        .map(|k| json!({"key": k, "operator": "Exists", "effect": "NoExecute"}))
-        .collect();
+    let mut t: Vec<Value> = [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ]
+    .iter()
+    .map(|k| json!({"key": k, "operator": "Exists", "effect": "NoExecute"}))
+    .collect();
     for k in [
         "node.kubernetes.io/disk-pressure",
         "node.kubernetes.io/memory-pressure",
@@ -314,7 +376,11 @@ pub fn daemonsets(store: &Store, nodes: &[NodeInfo], by_owner: &ByOwner) {
         let v = ds.value();
         let template = v.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let spec = template.get("spec").cloned().unwrap_or(json!({}));
-        let mut tolerations = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut tolerations = spec
+            .get("tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         tolerations.extend(daemon_tolerations());
         let empty = Vec::new();
         let pods = by_owner.get(&ds.uid).unwrap_or(&empty);
@@ -326,17 +392,24 @@ pub fn daemonsets(store: &Store, nodes: &[NodeInfo], by_owner: &ByOwner) {
         }
         let (mut desired, mut ready_n, mut scheduled) = (0i64, 0i64, 0i64);
         for node in nodes {
-            let eligible = pod_matches_node(&spec, node) && untolerated_taint(&node.taints, &tolerations).is_none();
+            let eligible = pod_matches_node(&spec, node)
+                && untolerated_taint(&node.taints, &tolerations).is_none();
             let existing = on_node.remove(&node.name).unwrap_or_default();
             if eligible {
                 desired += 1;
                 if existing.is_empty() {
                     let name = format!("{}-{}", ds.name, name_suffix());
-                    let mut pod = pod_from_template(&template, &ds.namespace, &name, owner_ref("DaemonSet", &ds));
+                    let mut pod = pod_from_template(
+                        &template,
+                        &ds.namespace,
+                        &name,
+                        owner_ref("DaemonSet", &ds),
+                    );
                     pod["spec"]["tolerations"] = Value::Array(tolerations.clone());
                     let pin = json!({"nodeSelectorTerms": [{"matchFields": [
                         {"key": "metadata.name", "operator": "In", "values": [node.name]}]}]});
-                    pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = pin;
+                    pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] =
+                        pin;
                     let _ = store.create(Res::Pods, pod, false);
                 } else {
                     scheduled += 1;
@@ -361,9 +434,18 @@ pub fn daemonsets(store: &Store, nodes: &[NodeInfo], by_owner: &ByOwner) {
 
 /// Garbage collection: pods on nodes that no longer exist are removed (podgc), and objects whose
 /// controlling owner is gone are deleted (pods gracefully), as the background GC does.
-pub fn garbage_collect(store: &Store, pods: &[Arc<Object>], node_names: &std::collections::HashSet<String>) {
+pub fn garbage_collect(
+    store: &Store,
+    pods: &[Arc<Object>],
+    node_names: &std::collections::HashSet<String>,
+) {
     let mut owners: std::collections::HashSet<Box<str>> = std::collections::HashSet::new();
-    for res in [Res::Deployments, Res::ReplicaSets, Res::StatefulSets, Res::DaemonSets] {
+    for res in [
+        Res::Deployments,
+        Res::ReplicaSets,
+        Res::StatefulSets,
+        Res::DaemonSets,
+    ] {
         owners.extend(store.list(res, None).iter().map(|o| o.uid.clone()));
     }
     for p in pods {

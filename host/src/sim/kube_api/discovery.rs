@@ -52,12 +52,15 @@ pub fn group_list() -> Value {
 
 /// `/apis/{group}`, if served.
 pub fn group(group: &str) -> Option<Value> {
-    groups().into_iter().find(|(g, _)| *g == group).map(|(g, v)| {
-        let mut d = group_doc(g, v);
-        d["kind"] = json!("APIGroup");
-        d["apiVersion"] = json!("v1");
-        d
-    })
+    groups()
+        .into_iter()
+        .find(|(g, _)| *g == group)
+        .map(|(g, v)| {
+            let mut d = group_doc(g, v);
+            d["kind"] = json!("APIGroup");
+            d["apiVersion"] = json!("v1");
+            d
+        })
 }
 
 /// The APIResourceList of `/api/v1` (group "") or `/apis/{group}/{version}`.
@@ -73,20 +76,28 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "verbs": Res::verbs(), "shortNames": d.short_names
         }));
         if d.has_status {
-            resources.push(json!({"name": format!("{}/status", d.plural), "singularName": "",
-                "namespaced": d.namespaced, "kind": d.kind, "verbs": ["get", "patch", "update"]}));
+            resources.push(
+                json!({"name": format!("{}/status", d.plural), "singularName": "",
+                "namespaced": d.namespaced, "kind": d.kind, "verbs": ["get", "patch", "update"]}),
+            );
         }
         match r {
             Res::Pods => {
-                resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
-                    "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
-                resources.push(json!({"name": "pods/binding", "singularName": "", "namespaced": true,
-                    "kind": "Binding", "verbs": ["create"]}));
+                resources.push(
+                    json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
+                    "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}),
+                );
+                resources.push(
+                    json!({"name": "pods/binding", "singularName": "", "namespaced": true,
+                    "kind": "Binding", "verbs": ["create"]}),
+                );
             }
             Res::Deployments | Res::ReplicaSets | Res::StatefulSets => {
-                resources.push(json!({"name": format!("{}/scale", d.plural), "singularName": "",
+                resources.push(
+                    json!({"name": format!("{}/scale", d.plural), "singularName": "",
                     "namespaced": true, "group": "autoscaling", "version": "v1", "kind": "Scale",
-                    "verbs": ["get", "patch", "update"]}));
+                    "verbs": ["get", "patch", "update"]}),
+                );
             }
             _ => {}
         }
@@ -94,8 +105,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 #[cfg(test)]

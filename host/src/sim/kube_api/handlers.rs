@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::patch::{self, PatchType};
@@ -52,8 +53,14 @@ pub fn selectors(res: Res, q: &Query) -> Result<(LabelSelector, FieldSelector), 
 }
 
 fn decode_continue(token: &str) -> Result<Key, ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let start = v.get("start").and_then(Value::as_array).ok_or_else(bad)?;
     match start.as_slice() {
@@ -78,10 +85,15 @@ pub struct Handlers<'a> {
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body of the request was in an unknown format: {e}")))?;
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request was in an unknown format: {e}"
+        ))
+    })?;
     if !v.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be an object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be an object",
+        ));
     }
     Ok(v)
 }
@@ -114,16 +126,23 @@ impl Handlers<'_> {
         let res = self.t.res;
         let (labels, fields) = selectors(res, self.query)?;
         let limit = match self.query.get("limit") {
-            Some(l) if !l.is_empty() => l.parse::<usize>().ok().filter(|l| *l > 0).unwrap_or(usize::MAX),
+            Some(l) if !l.is_empty() => l
+                .parse::<usize>()
+                .ok()
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX),
             _ => usize::MAX,
         };
         let after = match self.query.get("continue") {
             Some(c) if !c.is_empty() => Some(decode_continue(c)?),
             _ => None,
         };
-        let page = self.api.store.page(res, self.t.ns.as_deref(), after.as_ref(), limit, |o| {
-            labels.matches(o) && fields.matches(o)
-        });
+        let page = self
+            .api
+            .store
+            .page(res, self.t.ns.as_deref(), after.as_ref(), limit, |o| {
+                labels.matches(o) && fields.matches(o)
+            });
         let d = res.def();
         let mut meta = json!({"resourceVersion": page.rv.to_string()});
         if page.more
@@ -133,20 +152,21 @@ impl Handlers<'_> {
         }
         let head = json!({"kind": format!("{}List", d.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut head = serde_json::to_vec(&head).unwrap_or_default();
-        // Replace the closing brace with the items array, copying each object's JSON verbatim.
+        // Replace the closing brace with the items array. Each object's stored JSON goes out as
+        // a shared, uncopied chunk, so a 150,000-pod list never becomes one big buffer.
         head.pop();
-        let total: usize = page.items.iter().map(|o| o.json.len() + 1).sum();
-        let mut out = Vec::with_capacity(head.len() + total + 16);
-        out.extend_from_slice(&head);
-        out.extend_from_slice(b",\"items\":[");
-        for (i, o) in page.items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&o.json);
-        }
-        out.extend_from_slice(b"]}");
-        Ok(json_response(200, Body::from(out)))
+        head.extend_from_slice(b",\"items\":[");
+        let chunks = std::iter::once(Bytes::from(head))
+            .chain(page.items.into_iter().enumerate().flat_map(|(i, o)| {
+                let sep = (i > 0).then(|| Bytes::from_static(b","));
+                sep.into_iter().chain(std::iter::once(o.json.clone()))
+            }))
+            .chain(std::iter::once(Bytes::from_static(b"]}")))
+            .map(Ok::<Bytes, std::io::Error>);
+        Ok(json_response(
+            200,
+            Body::from_stream(futures::stream::iter(chunks)),
+        ))
     }
 
     /// POST a new object.
@@ -157,7 +177,10 @@ impl Handlers<'_> {
             let Some(ns) = &self.t.ns else {
                 return Err(ApiError::method_not_allowed());
             };
-            let body_ns = v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+            let body_ns = v
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !body_ns.is_empty() && body_ns != ns {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
@@ -173,10 +196,21 @@ impl Handlers<'_> {
         }
         default_on_create(res, &mut v);
         if self.query.get("dryRun").is_some() {
-            return Ok(json_response(201, serde_json::to_vec(&v).unwrap_or_default()));
+            return Ok(json_response(
+                201,
+                serde_json::to_vec(&v).unwrap_or_default(),
+            ));
         }
-        let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-        let obj = self.api.store.create(res, v, false).map_err(|e| ApiError::from_store(res, &name, e))?;
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let obj = self
+            .api
+            .store
+            .create(res, v, false)
+            .map_err(|e| ApiError::from_store(res, &name, e))?;
         Ok(object_response(201, &obj))
     }
 
@@ -184,7 +218,10 @@ impl Handlers<'_> {
     pub fn update(&self, body: &[u8]) -> Result<Response, ApiError> {
         let res = self.t.res;
         let mut v = parse_body(body)?;
-        let body_name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let body_name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if body_name != self.name() {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({body_name}) does not match the name on the URL ({})",
@@ -200,8 +237,15 @@ impl Handlers<'_> {
         if res.def().namespaced {
             v["metadata"]["namespace"] = json!(self.ns());
         }
-        let rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_owned);
-        let obj = self.api.store.replace(res, v, rv.as_deref()).map_err(|e| self.store_err(e))?;
+        let rv = v
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let obj = self
+            .api
+            .store
+            .replace(res, v, rv.as_deref())
+            .map_err(|e| self.store_err(e))?;
         Ok(object_response(200, &obj))
     }
 
@@ -217,20 +261,23 @@ impl Handlers<'_> {
         })?;
         let sub = self.t.sub.as_deref();
         let mut patch_err = None;
-        let result = self.api.store.update_with(res, self.ns(), self.name(), |v| {
-            let before = v.clone();
-            if let Err(e) = patch::apply(kind, v, body) {
-                patch_err = Some(e);
-                return Err(StoreError::Invalid(String::new()));
-            }
-            let rv_before = before.pointer("/metadata/resourceVersion").cloned();
-            let rv_after = v.pointer("/metadata/resourceVersion").cloned();
-            if rv_after.as_ref().is_some_and(|r| !r.is_null()) && rv_after != rv_before {
-                return Err(crate::sim::store::conflict(res, self.name()));
-            }
-            protect_subresource(res, sub, &before, v);
-            Ok(())
-        });
+        let result = self
+            .api
+            .store
+            .update_with(res, self.ns(), self.name(), |v| {
+                let before = v.clone();
+                if let Err(e) = patch::apply(kind, v, body) {
+                    patch_err = Some(e);
+                    return Err(StoreError::Invalid(String::new()));
+                }
+                let rv_before = before.pointer("/metadata/resourceVersion").cloned();
+                let rv_after = v.pointer("/metadata/resourceVersion").cloned();
+                if rv_after.as_ref().is_some_and(|r| !r.is_null()) && rv_after != rv_before {
+                    return Err(crate::sim::store::conflict(res, self.name()));
+                }
+                protect_subresource(res, sub, &before, v);
+                Ok(())
+            });
         if let Some(e) = patch_err {
             return Err(ApiError::new(422, "Invalid", e.to_string()));
         }
@@ -242,16 +289,37 @@ impl Handlers<'_> {
     /// kubelet after their grace period; everything else goes at once.
     pub fn delete(&self, body: &[u8]) -> Result<Response, ApiError> {
         let res = self.t.res;
-        let opts: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body).unwrap_or(json!({})) };
+        let opts: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(body).unwrap_or(json!({}))
+        };
         let grace = opts
             .get("gracePeriodSeconds")
             .and_then(Value::as_i64)
-            .or_else(|| self.query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+            .or_else(|| {
+                self.query
+                    .get("gracePeriodSeconds")
+                    .and_then(|g| g.parse().ok())
+            });
         let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
-        let rv = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str);
-        let dry_run = opts.get("dryRun").is_some_and(|d| d.as_array().is_some_and(|a| !a.is_empty()))
+        let rv = opts
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str);
+        let dry_run = opts
+            .get("dryRun")
+            .is_some_and(|d| d.as_array().is_some_and(|a| !a.is_empty()))
             || self.query.get("dryRun").is_some();
-        let obj = delete_object(self.api, res, self.ns(), self.name(), grace, uid, rv, dry_run)?;
+        let obj = delete_object(
+            self.api,
+            res,
+            self.ns(),
+            self.name(),
+            grace,
+            uid,
+            rv,
+            dry_run,
+        )?;
         Ok(object_response(200, &obj))
     }
 
@@ -259,12 +327,24 @@ impl Handlers<'_> {
     pub fn delete_collection(&self, _body: &[u8]) -> Result<Response, ApiError> {
         let res = self.t.res;
         let (labels, fields) = selectors(res, self.query)?;
-        let page = self.api.store.page(res, self.t.ns.as_deref(), None, usize::MAX, |o| {
-            labels.matches(o) && fields.matches(o)
-        });
+        let page = self
+            .api
+            .store
+            .page(res, self.t.ns.as_deref(), None, usize::MAX, |o| {
+                labels.matches(o) && fields.matches(o)
+            });
         for o in &page.items {
             // Already-gone objects are fine in a collection delete.
-            let _ = delete_object(self.api, res, &o.namespace, &o.name, None, None, None, false);
+            let _ = delete_object(
+                self.api,
+                res,
+                &o.namespace,
+                &o.name,
+                None,
+                None,
+                None,
+                false,
+            );
         }
         self.list()
     }
@@ -272,13 +352,22 @@ impl Handlers<'_> {
     /// POST pods/{name}/binding: what a scheduler does.
     pub fn bind(&self, body: &[u8]) -> Result<Response, ApiError> {
         let v = parse_body(body)?;
-        let node = v.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_owned();
+        let node = v
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let name = self.name().to_owned();
         self.api
             .store
             .update_with(Res::Pods, self.ns(), &name, |p| {
-                if p.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
-                    return Err(StoreError::Conflict(format!("pod {name} is already assigned to a node")));
+                if p.pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty())
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "pod {name} is already assigned to a node"
+                    )));
                 }
                 p["spec"]["nodeName"] = json!(node);
                 Ok(())
@@ -300,7 +389,10 @@ impl Handlers<'_> {
                          "uid": v["metadata"]["uid"], "resourceVersion": v["metadata"]["resourceVersion"]},
             "spec": {"replicas": v.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
             "status": {"replicas": v.pointer("/status/replicas").cloned().unwrap_or(json!(0))}});
-        Ok(json_response(200, serde_json::to_vec(&scale).unwrap_or_default()))
+        Ok(json_response(
+            200,
+            serde_json::to_vec(&scale).unwrap_or_default(),
+        ))
     }
 }
 
@@ -378,7 +470,10 @@ pub fn delete_object(
     dry_run: bool,
 ) -> Result<std::sync::Arc<Object>, ApiError> {
     let err = |e| ApiError::from_store(res, name, e);
-    let current = api.store.get(res, ns, name).ok_or_else(|| ApiError::not_found(res, name))?;
+    let current = api
+        .store
+        .get(res, ns, name)
+        .ok_or_else(|| ApiError::not_found(res, name))?;
     check_preconditions(res, &current, uid, rv).map_err(err)?;
     if dry_run {
         return Ok(current);

@@ -67,7 +67,10 @@ impl Query {
 
     /// A parameter's value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A boolean parameter (`true`/`1`).
@@ -84,7 +87,8 @@ fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -123,8 +127,18 @@ enum Route {
 }
 
 fn route(path: &str) -> Result<Route, ApiError> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let not_found = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let not_found = || {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    };
     let (group, version, rest) = match segs.as_slice() {
         ["version"] => return Ok(Route::Version),
         ["healthz" | "readyz" | "livez", ..] => return Ok(Route::Health),
@@ -193,15 +207,23 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         Route::Group(g) => {
             return match discovery::group(&g) {
                 Some(v) => ok_json(&v),
-                None => ApiError::new(404, "NotFound", "the server could not find the requested resource")
-                    .into_response(),
+                None => ApiError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )
+                .into_response(),
             };
         }
         Route::Resources(g, v) => {
             return match discovery::resource_list(&g, &v) {
                 Some(v) => ok_json(&v),
-                None => ApiError::new(404, "NotFound", "the server could not find the requested resource")
-                    .into_response(),
+                None => ApiError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )
+                .into_response(),
             };
         }
         Route::Resource(t) => t,
@@ -209,19 +231,35 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
     let rate = api.faults.api_server_5xx_rate;
     if rate > 0.0 && rand::rng().random_bool(rate.clamp(0.0, 1.0)) {
         return if rand::rng().random_bool(0.5) {
-            ApiError::new(500, "InternalError", "Internal error occurred: injected fault (etcdserver: request timed out)")
+            ApiError::new(
+                500,
+                "InternalError",
+                "Internal error occurred: injected fault (etcdserver: request timed out)",
+            )
         } else {
-            ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request (injected fault)")
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request (injected fault)",
+            )
         }
         .into_response();
     }
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return ApiError::bad_request("request body too large or unreadable").into_response(),
+        Err(_) => {
+            return ApiError::bad_request("request body too large or unreadable").into_response();
+        }
     };
-    let h = handlers::Handlers { api: &api, t: &target, query: &query };
+    let h = handlers::Handlers {
+        api: &api,
+        t: &target,
+        query: &query,
+    };
     let result = match (method, target.name.is_some(), target.sub.as_deref()) {
-        (Method::GET, false, _) if query.flag("watch") => return watch::watch(&api, &target, &query),
+        (Method::GET, false, _) if query.flag("watch") => {
+            return watch::watch(&api, &target, &query);
+        }
         (Method::GET, false, _) => h.list(),
         (Method::POST, false, _) => h.create(&body),
         (Method::DELETE, false, _) => h.delete_collection(&body),
@@ -229,7 +267,9 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         (Method::PUT, true, None | Some("status")) => h.update(&body),
         (Method::PATCH, true, None | Some("status")) => h.patch(&content_type, &body),
         (Method::DELETE, true, None) => h.delete(&body),
-        (Method::POST, true, Some("eviction")) if target.res == Res::Pods => eviction::evict(&api, &target, &body),
+        (Method::POST, true, Some("eviction")) if target.res == Res::Pods => {
+            eviction::evict(&api, &target, &body)
+        }
         (Method::POST, true, Some("binding")) if target.res == Res::Pods => h.bind(&body),
         (Method::GET, true, Some("scale")) => h.get_scale(),
         _ => Err(ApiError::method_not_allowed()),
@@ -254,11 +294,20 @@ mod tests {
         let Ok(Route::Resource(t)) = route("/api/v1/namespaces/default/pods/p1/eviction") else {
             panic!("route")
         };
-        assert_eq!((t.res, t.ns.as_deref(), t.name.as_deref(), t.sub.as_deref()),
-            (Res::Pods, Some("default"), Some("p1"), Some("eviction")));
-        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/kube-system") else { panic!("ns") };
-        assert_eq!((t.res, t.name.as_deref()), (Res::Namespaces, Some("kube-system")));
-        let Ok(Route::Resource(t)) = route("/apis/apps/v1/deployments") else { panic!("deploy") };
+        assert_eq!(
+            (t.res, t.ns.as_deref(), t.name.as_deref(), t.sub.as_deref()),
+            (Res::Pods, Some("default"), Some("p1"), Some("eviction"))
+        );
+        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/kube-system") else {
+            panic!("ns")
+        };
+        assert_eq!(
+            (t.res, t.name.as_deref()),
+            (Res::Namespaces, Some("kube-system"))
+        );
+        let Ok(Route::Resource(t)) = route("/apis/apps/v1/deployments") else {
+            panic!("deploy")
+        };
         assert_eq!((t.res, t.ns), (Res::Deployments, None));
         assert!(route("/apis/nope/v1/things").is_err());
         assert!(matches!(route("/apis/policy/v1"), Ok(Route::Resources(..))));
@@ -266,7 +315,9 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let q = Query::parse(Some("fieldSelector=spec.nodeName%3D10.0.0.1&limit=500&&labelSelector=a+in+(b)"));
+        let q = Query::parse(Some(
+            "fieldSelector=spec.nodeName%3D10.0.0.1&limit=500&&labelSelector=a+in+(b)",
+        ));
         assert_eq!(q.get("fieldSelector"), Some("spec.nodeName=10.0.0.1"));
         assert_eq!(q.get("labelSelector"), Some("a in (b)"));
         assert_eq!(q.get("limit"), Some("500"));

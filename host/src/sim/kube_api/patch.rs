@@ -45,19 +45,23 @@ pub enum PatchError {
 pub fn apply(kind: PatchType, target: &mut Value, patch: &[u8]) -> Result<(), PatchError> {
     match kind {
         PatchType::Json => {
-            let p: json_patch::Patch =
-                serde_json::from_slice(patch).map_err(|e| PatchError::ParseFailed(e.to_string()))?;
+            let p: json_patch::Patch = serde_json::from_slice(patch)
+                .map_err(|e| PatchError::ParseFailed(e.to_string()))?;
             json_patch::patch(target, &p).map_err(|e| PatchError::ApplyFailed(e.to_string()))
         }
         PatchType::Merge => {
-            let p: Value = serde_json::from_slice(patch).map_err(|e| PatchError::ParseFailed(e.to_string()))?;
+            let p: Value = serde_json::from_slice(patch)
+                .map_err(|e| PatchError::ParseFailed(e.to_string()))?;
             json_patch::merge(target, &p);
             Ok(())
         }
         PatchType::Strategic => {
-            let p: Value = serde_json::from_slice(patch).map_err(|e| PatchError::ParseFailed(e.to_string()))?;
+            let p: Value = serde_json::from_slice(patch)
+                .map_err(|e| PatchError::ParseFailed(e.to_string()))?;
             if !p.is_object() {
-                return Err(PatchError::ParseFailed("strategic merge patch must be an object".into()));
+                return Err(PatchError::ParseFailed(
+                    "strategic merge patch must be an object".into(),
+                ));
             }
             strategic_merge(target, &p);
             Ok(())
@@ -68,8 +72,14 @@ pub fn apply(kind: PatchType, target: &mut Value, patch: &[u8]) -> Result<(), Pa
 /// The merge key of well-known lists (patchMergeKey in the Kubernetes API types).
 fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets"
-        | "containerStatuses" | "initContainerStatuses" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "containerStatuses"
+        | "initContainerStatuses" => "name",
         "ports" => "containerPort",
         "volumeMounts" => "mountPath",
         "conditions" => "type",
@@ -94,7 +104,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Some(tm) = target.as_object_mut() else { return };
+    let Some(tm) = target.as_object_mut() else {
+        return;
+    };
     for (k, v) in pm {
         if k.starts_with('$') {
             continue;
@@ -158,26 +170,57 @@ mod tests {
     #[test]
     fn cordon_and_uncordon_patches() {
         let mut node = json!({"spec": {"providerID": "x"}});
-        apply(PatchType::Strategic, &mut node, br#"{"spec":{"unschedulable":true}}"#).expect("cordon");
+        apply(
+            PatchType::Strategic,
+            &mut node,
+            br#"{"spec":{"unschedulable":true}}"#,
+        )
+        .expect("cordon");
         assert_eq!(node["spec"]["unschedulable"], true);
-        apply(PatchType::Strategic, &mut node, br#"{"spec":{"unschedulable":null}}"#).expect("uncordon");
+        apply(
+            PatchType::Strategic,
+            &mut node,
+            br#"{"spec":{"unschedulable":null}}"#,
+        )
+        .expect("uncordon");
         assert_eq!(node, json!({"spec": {"providerID": "x"}}));
     }
 
     #[test]
     fn strategic_lists_merge_by_key() {
         let mut pod = json!({"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "1"}]}});
-        let p = br#"{"spec":{"containers":[{"name":"b","image":"2"},{"name":"a","$patch":"delete"}]}}"#;
+        let p =
+            br#"{"spec":{"containers":[{"name":"b","image":"2"},{"name":"a","$patch":"delete"}]}}"#;
         apply(PatchType::Strategic, &mut pod, p).expect("patch");
-        assert_eq!(pod, json!({"spec": {"containers": [{"name": "b", "image": "2"}]}}));
+        assert_eq!(
+            pod,
+            json!({"spec": {"containers": [{"name": "b", "image": "2"}]}})
+        );
     }
 
     #[test]
     fn json_and_merge_patches() {
         let mut v = json!({"metadata": {"labels": {"a": "1"}}});
-        apply(PatchType::Json, &mut v, br#"[{"op":"add","path":"/metadata/labels/b","value":"2"}]"#).expect("json");
-        apply(PatchType::Merge, &mut v, br#"{"metadata":{"labels":{"a":null}}}"#).expect("merge");
+        apply(
+            PatchType::Json,
+            &mut v,
+            br#"[{"op":"add","path":"/metadata/labels/b","value":"2"}]"#,
+        )
+        .expect("json");
+        apply(
+            PatchType::Merge,
+            &mut v,
+            br#"{"metadata":{"labels":{"a":null}}}"#,
+        )
+        .expect("merge");
         assert_eq!(v, json!({"metadata": {"labels": {"b": "2"}}}));
-        assert!(apply(PatchType::Json, &mut v, br#"[{"op":"test","path":"/x","value":1}]"#).is_err());
+        assert!(
+            apply(
+                PatchType::Json,
+                &mut v,
+                br#"[{"op":"test","path":"/x","value":1}]"#
+            )
+            .is_err()
+        );
     }
 }

@@ -23,7 +23,11 @@ pub struct ApiError {
 /// `plural` or `plural.group`, as in real messages (`deployments.apps "x" not found`).
 pub fn group_resource(res: Res) -> String {
     let d = res.def();
-    if d.group.is_empty() { d.plural.to_owned() } else { format!("{}.{}", d.plural, d.group) }
+    if d.group.is_empty() {
+        d.plural.to_owned()
+    } else {
+        format!("{}.{}", d.plural, d.group)
+    }
 }
 
 fn details(res: Res, name: &str) -> Value {
@@ -38,14 +42,23 @@ fn details(res: Res, name: &str) -> Value {
 impl ApiError {
     /// A plain error.
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 404 for an object.
     pub fn not_found(res: Res, name: &str) -> Self {
         ApiError {
             details: Some(details(res, name)),
-            ..Self::new(404, "NotFound", format!("{} \"{name}\" not found", group_resource(res)))
+            ..Self::new(
+                404,
+                "NotFound",
+                format!("{} \"{name}\" not found", group_resource(res)),
+            )
         }
     }
 
@@ -61,7 +74,11 @@ impl ApiError {
 
     /// 405 for a verb the resource does not support.
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// Map a store error for `res`/`name`.
@@ -70,9 +87,16 @@ impl ApiError {
             StoreError::NotFound { .. } => Self::not_found(res, name),
             StoreError::AlreadyExists { .. } => ApiError {
                 details: Some(details(res, name)),
-                ..Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", group_resource(res)))
+                ..Self::new(
+                    409,
+                    "AlreadyExists",
+                    format!("{} \"{name}\" already exists", group_resource(res)),
+                )
             },
-            StoreError::Conflict(m) => ApiError { details: Some(details(res, name)), ..Self::new(409, "Conflict", m) },
+            StoreError::Conflict(m) => ApiError {
+                details: Some(details(res, name)),
+                ..Self::new(409, "Conflict", m)
+            },
             StoreError::Invalid(m) => ApiError {
                 details: Some(details(res, name)),
                 ..Self::new(
@@ -101,12 +125,18 @@ impl ApiError {
 pub fn json_response(code: u16, body: impl Into<axum::body::Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.code, serde_json::to_vec(&self.to_status()).unwrap_or_default())
+        json_response(
+            self.code,
+            serde_json::to_vec(&self.to_status()).unwrap_or_default(),
+        )
     }
 }

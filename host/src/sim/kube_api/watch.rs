@@ -46,7 +46,8 @@ impl Filter {
     }
 
     fn event(&self, e: &Event) -> Option<Bytes> {
-        self.matches(e.res, &e.obj).then(|| line(e.kind.as_str(), &e.obj.json))
+        self.matches(e.res, &e.obj)
+            .then(|| line(e.kind.as_str(), &e.obj.json))
     }
 }
 
@@ -56,13 +57,20 @@ pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let filter = Arc::new(Filter { res: t.res, ns: t.ns.clone(), labels, fields });
+    let filter = Arc::new(Filter {
+        res: t.res,
+        ns: t.ns.clone(),
+        labels,
+        fields,
+    });
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(1800)
         .min(3600);
-    let rv = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0");
+    let rv = q
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0");
     let send_initial = q.flag("sendInitialEvents");
     let mut pending: VecDeque<Bytes> = VecDeque::new();
     let rx = match rv.map(|r| r.parse::<u64>()) {
@@ -72,8 +80,15 @@ pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
                 Some(rx)
             }
             Err(_) => {
-                let status = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({})", api.store.rv()));
-                pending.push_back(line("ERROR", &serde_json::to_vec(&status.to_status()).unwrap_or_default()));
+                let status = ApiError::new(
+                    410,
+                    "Expired",
+                    format!("too old resource version: {rv} ({})", api.store.rv()),
+                );
+                pending.push_back(line(
+                    "ERROR",
+                    &serde_json::to_vec(&status.to_status()).unwrap_or_default(),
+                ));
                 None
             }
         },
@@ -83,38 +98,54 @@ pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
         _ => {
             // No resourceVersion (or sendInitialEvents): the current state as ADDED events.
             let (now, rx) = api.store.subscribe();
-            let page = api.store.page(t.res, t.ns.as_deref(), None, usize::MAX, |o| filter.matches(t.res, o));
-            pending.extend(page.items.iter().filter(|o| o.rv <= now).map(|o| line("ADDED", &o.json)));
+            let page = api
+                .store
+                .page(t.res, t.ns.as_deref(), None, usize::MAX, |o| {
+                    filter.matches(t.res, o)
+                });
+            pending.extend(
+                page.items
+                    .iter()
+                    .filter(|o| o.rv <= now)
+                    .map(|o| line("ADDED", &o.json)),
+            );
             if send_initial {
                 let d = t.res.def();
                 let bookmark = json!({"kind": d.kind, "apiVersion": t.res.api_version(),
                     "metadata": {"resourceVersion": now.to_string(),
                                  "annotations": {"k8s.io/initial-events-end": "true"}}});
-                pending.push_back(line("BOOKMARK", &serde_json::to_vec(&bookmark).unwrap_or_default()));
+                pending.push_back(line(
+                    "BOOKMARK",
+                    &serde_json::to_vec(&bookmark).unwrap_or_default(),
+                ));
             }
             Some(rx)
         }
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let stream = futures::stream::unfold((pending, rx, filter), move |(mut pending, mut rx, filter)| async move {
-        loop {
-            if let Some(b) = pending.pop_front() {
-                return Some((Ok::<Bytes, std::io::Error>(b), (pending, rx, filter)));
-            }
-            let r = rx.as_mut()?;
-            match tokio::time::timeout_at(deadline, r.recv()).await {
-                Ok(Ok(ev)) => {
-                    if let Some(b) = filter.event(&ev) {
-                        pending.push_back(b);
+    let stream = futures::stream::unfold(
+        (pending, rx, filter),
+        move |(mut pending, mut rx, filter)| async move {
+            loop {
+                if let Some(b) = pending.pop_front() {
+                    return Some((Ok::<Bytes, std::io::Error>(b), (pending, rx, filter)));
+                }
+                let r = rx.as_mut()?;
+                match tokio::time::timeout_at(deadline, r.recv()).await {
+                    Ok(Ok(ev)) => {
+                        if let Some(b) = filter.event(&ev) {
+                            pending.push_back(b);
+                        }
                     }
+                    // Lagged or closed: end the watch; the client re-lists, as after a real timeout.
+                    Ok(Err(broadcast::error::RecvError::Lagged(_)))
+                    | Ok(Err(broadcast::error::RecvError::Closed)) => {
+                        return None;
+                    }
+                    Err(_) => return None,
                 }
-                // Lagged or closed: end the watch; the client re-lists, as after a real timeout.
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) | Ok(Err(broadcast::error::RecvError::Closed)) => {
-                    return None;
-                }
-                Err(_) => return None,
             }
-        }
-    });
+        },
+    );
     json_response(200, Body::from_stream(stream))
 }

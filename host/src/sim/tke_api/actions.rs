@@ -18,7 +18,10 @@ fn check_known(params: &Value, known: &[&str]) -> Result<(), TkeError> {
     if let Some(m) = params.as_object() {
         for k in m.keys() {
             if !known.contains(&k.as_str()) {
-                return Err(TkeError::new("UnknownParameter", format!("The parameter `{k}` is not recognized.")));
+                return Err(TkeError::new(
+                    "UnknownParameter",
+                    format!("The parameter `{k}` is not recognized."),
+                ));
             }
         }
     }
@@ -29,12 +32,16 @@ fn opt_str<'a>(p: &'a Value, k: &str) -> Result<Option<&'a str>, TkeError> {
     match p.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected String."))),
+        Some(_) => Err(TkeError::invalid(format!(
+            "The value type of parameter `{k}` is not valid: expected String."
+        ))),
     }
 }
 
 fn req_str<'a>(p: &'a Value, k: &str) -> Result<&'a str, TkeError> {
-    opt_str(p, k)?.filter(|s| !s.is_empty()).ok_or_else(|| TkeError::missing(k))
+    opt_str(p, k)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| TkeError::missing(k))
 }
 
 fn str_array(p: &Value, k: &str) -> Result<Option<Vec<String>>, TkeError> {
@@ -43,31 +50,44 @@ fn str_array(p: &Value, k: &str) -> Result<Option<Vec<String>>, TkeError> {
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected Array of String.")))
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    TkeError::invalid(format!(
+                        "The value type of parameter `{k}` is not valid: expected Array of String."
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(TkeError::invalid(format!("The value type of parameter `{k}` is not valid: expected Array of String."))),
+        Some(_) => Err(TkeError::invalid(format!(
+            "The value type of parameter `{k}` is not valid: expected Array of String."
+        ))),
     }
 }
 
 fn uint(p: &Value, k: &str, default: u64) -> Result<u64, TkeError> {
     match p.get(k) {
         None | Some(Value::Null) => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| TkeError::new("InvalidParameterValue", format!("The value `{v}` of parameter `{k}` is not valid."))),
+        Some(v) => v.as_u64().ok_or_else(|| {
+            TkeError::new(
+                "InvalidParameterValue",
+                format!("The value `{v}` of parameter `{k}` is not valid."),
+            )
+        }),
     }
 }
 
 fn filters(p: &Value) -> Result<Vec<(String, Vec<String>)>, TkeError> {
-    let Some(fs) = p.get("Filters").filter(|v| !v.is_null()) else { return Ok(vec![]) };
-    let arr = fs.as_array().ok_or_else(|| TkeError::invalid("The value type of parameter `Filters` is not valid."))?;
+    let Some(fs) = p.get("Filters").filter(|v| !v.is_null()) else {
+        return Ok(vec![]);
+    };
+    let arr = fs
+        .as_array()
+        .ok_or_else(|| TkeError::invalid("The value type of parameter `Filters` is not valid."))?;
     arr.iter()
         .map(|f| {
-            let name = req_str(f, "Name").map_err(|_| TkeError::missing("Filters.Name"))?.to_owned();
+            let name = req_str(f, "Name")
+                .map_err(|_| TkeError::missing("Filters.Name"))?
+                .to_owned();
             let values = str_array(f, "Values")?.unwrap_or_default();
             Ok((name, values))
         })
@@ -75,26 +95,47 @@ fn filters(p: &Value) -> Result<Vec<(String, Vec<String>)>, TkeError> {
 }
 
 fn page<T: Clone>(items: &[T], offset: u64, limit: u64) -> Vec<T> {
-    items.iter().skip(offset as usize).take(limit as usize).cloned().collect()
+    items
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .cloned()
+        .collect()
 }
 
 /// Answer for a region other than the cluster's: no resources there.
-pub fn other_region(service: &str, action: &str, params: &Value, region: &str) -> Result<Value, TkeError> {
+pub fn other_region(
+    service: &str,
+    action: &str,
+    params: &Value,
+    region: &str,
+) -> Result<Value, TkeError> {
     let _ = params;
     match (service, action) {
         ("tke", "DescribeClusters") => Ok(json!({"TotalCount": 0, "Clusters": []})),
         ("cvm", "DescribeInstances") => Ok(json!({"TotalCount": 0, "InstanceSet": []})),
-        ("tke", "DescribeExistedInstances") => Ok(json!({"TotalCount": 0, "ExistedInstanceSet": []})),
+        ("tke", "DescribeExistedInstances") => {
+            Ok(json!({"TotalCount": 0, "ExistedInstanceSet": []}))
+        }
         ("tke", _) => Err(TkeError::new(
             "InvalidParameter.ClusterNotFound",
             format!("The cluster ID does not exist in region {region}."),
         )),
-        _ => Err(TkeError::new("InvalidAction", format!("The requested action `{action}` does not exist."))),
+        _ => Err(TkeError::new(
+            "InvalidAction",
+            format!("The requested action `{action}` does not exist."),
+        )),
     }
 }
 
 /// Run an action.
-pub fn dispatch(st: &mut TkeState, api: &TkeApi, service: &str, action: &str, p: &Value) -> Result<Value, TkeError> {
+pub fn dispatch(
+    st: &mut TkeState,
+    api: &TkeApi,
+    service: &str,
+    action: &str,
+    p: &Value,
+) -> Result<Value, TkeError> {
     match (service, action) {
         ("tke", "DescribeClusters") => describe_clusters(st, p),
         ("tke", "DescribeClusterInstances") => describe_cluster_instances(st, p),
@@ -102,20 +143,29 @@ pub fn dispatch(st: &mut TkeState, api: &TkeApi, service: &str, action: &str, p:
         ("tke", "AddExistedInstances") => add_existed_instances(st, api, p),
         ("tke", "DescribeExistedInstances") => describe_existed_instances(st, p),
         ("cvm", "DescribeInstances") => describe_instances(st, p),
-        _ => Err(TkeError::new("InvalidAction", format!("The requested action `{action}` does not exist."))),
+        _ => Err(TkeError::new(
+            "InvalidAction",
+            format!("The requested action `{action}` does not exist."),
+        )),
     }
 }
 
 fn cluster_check(st: &TkeState, p: &Value, not_found_code: &str) -> Result<(), TkeError> {
     let id = req_str(p, "ClusterId")?;
     if id != st.cluster.id {
-        return Err(TkeError::new(not_found_code, format!("The cluster {id} does not exist.")));
+        return Err(TkeError::new(
+            not_found_code,
+            format!("The cluster {id} does not exist."),
+        ));
     }
     Ok(())
 }
 
 fn describe_clusters(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
-    check_known(p, &["ClusterIds", "Offset", "Limit", "Filters", "ClusterType"])?;
+    check_known(
+        p,
+        &["ClusterIds", "Offset", "Limit", "Filters", "ClusterType"],
+    )?;
     let ids = str_array(p, "ClusterIds")?;
     let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
     let c = &st.cluster;
@@ -133,7 +183,14 @@ fn describe_clusters(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
         "DeletionProtection": false, "EnableExternalNode": false, "ClusterLevel": "L20", "AutoUpgradeClusterLevel": false,
         "QGPUShareEnable": false, "RuntimeVersion": "1.6.9", "ClusterEtcdNodeNum": 0
     });
-    let all = if ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&c.id)) { vec![cluster] } else { vec![] };
+    let all = if ids
+        .as_ref()
+        .is_none_or(|ids| ids.is_empty() || ids.contains(&c.id))
+    {
+        vec![cluster]
+    } else {
+        vec![]
+    };
     Ok(json!({"TotalCount": all.len(), "Clusters": page(&all, offset, limit)}))
 }
 
@@ -146,34 +203,69 @@ fn instance_json(vm: &Vm, m: &Membership) -> Value {
 }
 
 fn describe_cluster_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
-    check_known(p, &["ClusterId", "Offset", "Limit", "InstanceIds", "InstanceRole", "Filters"])?;
+    check_known(
+        p,
+        &[
+            "ClusterId",
+            "Offset",
+            "Limit",
+            "InstanceIds",
+            "InstanceRole",
+            "Filters",
+        ],
+    )?;
     cluster_check(st, p, "InvalidParameter.ClusterNotFound")?;
     let ids = str_array(p, "InstanceIds")?;
     let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
     let role = opt_str(p, "InstanceRole")?.unwrap_or("WORKER");
     if !["MASTER", "WORKER", "ETCD", "MASTER_ETCD", "ALL"].contains(&role) {
-        return Err(TkeError::invalid(format!("InstanceRole {role} is not valid.")));
+        return Err(TkeError::invalid(format!(
+            "InstanceRole {role} is not valid."
+        )));
     }
-    let pool_filter: Option<Vec<String>> = filters(p)?.into_iter().find(|(n, _)| n == "nodepool-id").map(|(_, v)| v);
+    let pool_filter: Option<Vec<String>> = filters(p)?
+        .into_iter()
+        .find(|(n, _)| n == "nodepool-id")
+        .map(|(_, v)| v);
     let all: Vec<Value> = st
         .vms
         .values()
         .filter_map(|vm| vm.membership.as_ref().map(|m| (vm, m)))
         .filter(|_| matches!(role, "WORKER" | "ALL"))
-        .filter(|(vm, _)| ids.as_ref().is_none_or(|ids| ids.is_empty() || ids.contains(&vm.instance_id)))
-        .filter(|(_, m)| pool_filter.as_ref().is_none_or(|ps| ps.contains(&m.node_pool_id)))
+        .filter(|(vm, _)| {
+            ids.as_ref()
+                .is_none_or(|ids| ids.is_empty() || ids.contains(&vm.instance_id))
+        })
+        .filter(|(_, m)| {
+            pool_filter
+                .as_ref()
+                .is_none_or(|ps| ps.contains(&m.node_pool_id))
+        })
         .map(|(vm, m)| instance_json(vm, m))
         .collect();
     Ok(json!({"TotalCount": all.len(), "InstanceSet": page(&all, offset, limit)}))
 }
 
 fn delete_cluster_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<Value, TkeError> {
-    check_known(p, &["ClusterId", "InstanceIds", "InstanceDeleteMode", "ForceDelete", "ResourceDeleteOptions"])?;
+    check_known(
+        p,
+        &[
+            "ClusterId",
+            "InstanceIds",
+            "InstanceDeleteMode",
+            "ForceDelete",
+            "ResourceDeleteOptions",
+        ],
+    )?;
     cluster_check(st, p, "FailedOperation.ClusterNotFound")?;
-    let ids = str_array(p, "InstanceIds")?.filter(|i| !i.is_empty()).ok_or_else(|| TkeError::missing("InstanceIds"))?;
+    let ids = str_array(p, "InstanceIds")?
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| TkeError::missing("InstanceIds"))?;
     let mode = opt_str(p, "InstanceDeleteMode")?.unwrap_or("terminate");
     if mode != "retain" && mode != "terminate" {
-        return Err(TkeError::invalid(format!("InstanceDeleteMode {mode} is not valid: use terminate or retain.")));
+        return Err(TkeError::invalid(format!(
+            "InstanceDeleteMode {mode} is not valid: use terminate or retain."
+        )));
     }
     let (mut succ, mut failed, mut not_found) = (vec![], vec![], vec![]);
     for id in ids {
@@ -185,7 +277,10 @@ fn delete_cluster_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Resul
             not_found.push(id);
             continue;
         };
-        if mode == "terminate" && vm.charge_type != "POSTPAID_BY_HOUR" && vm.charge_type != "SPOTPAID" {
+        if mode == "terminate"
+            && vm.charge_type != "POSTPAID_BY_HOUR"
+            && vm.charge_type != "SPOTPAID"
+        {
             // Only pay-as-you-go instances can be terminated this way; keep it in the cluster.
             vm.membership = Some(m);
             failed.push(id);
@@ -199,21 +294,43 @@ fn delete_cluster_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Resul
         }
         succ.push(id);
     }
-    Ok(json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "NotFoundInstanceIds": not_found}))
+    Ok(
+        json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "NotFoundInstanceIds": not_found}),
+    )
 }
 
 fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<Value, TkeError> {
-    check_known(p, &[
-        "ClusterId", "InstanceIds", "InstanceAdvancedSettings", "EnhancedService", "LoginSettings", "HostName",
-        "SecurityGroupIds", "NodePool", "SkipValidateOptions", "InstanceAdvancedSettingsOverrides", "ImageId",
-        "NodeType", "Tags", "RenewFlag",
-    ])?;
+    check_known(
+        p,
+        &[
+            "ClusterId",
+            "InstanceIds",
+            "InstanceAdvancedSettings",
+            "EnhancedService",
+            "LoginSettings",
+            "HostName",
+            "SecurityGroupIds",
+            "NodePool",
+            "SkipValidateOptions",
+            "InstanceAdvancedSettingsOverrides",
+            "ImageId",
+            "NodeType",
+            "Tags",
+            "RenewFlag",
+        ],
+    )?;
     cluster_check(st, p, "FailedOperation.ClusterNotFound")?;
-    let ids = str_array(p, "InstanceIds")?.filter(|i| !i.is_empty()).ok_or_else(|| TkeError::missing("InstanceIds"))?;
+    let ids = str_array(p, "InstanceIds")?
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| TkeError::missing("InstanceIds"))?;
     let login = p.get("LoginSettings").filter(|l| l.is_object());
     let has_login = login.is_some_and(|l| {
-        l.get("Password").and_then(Value::as_str).is_some_and(|s| !s.is_empty())
-            || l.get("KeyIds").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+        l.get("Password")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+            || l.get("KeyIds")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
             || l.get("KeepImageLogin").and_then(Value::as_str) == Some("true")
     });
     if !has_login {
@@ -224,14 +341,29 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
     if let Some(sgs) = str_array(p, "SecurityGroupIds")?
         && sgs.len() > 1
     {
-        return Err(TkeError::invalid("Only one security group can be set in SecurityGroupIds."));
+        return Err(TkeError::invalid(
+            "Only one security group can be set in SecurityGroupIds.",
+        ));
     }
-    let overrides = p.get("InstanceAdvancedSettingsOverrides").and_then(Value::as_array).cloned().unwrap_or_default();
+    let overrides = p
+        .get("InstanceAdvancedSettingsOverrides")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if overrides.len() > ids.len() {
-        return Err(TkeError::invalid("InstanceAdvancedSettingsOverrides is longer than InstanceIds."));
+        return Err(TkeError::invalid(
+            "InstanceAdvancedSettingsOverrides is longer than InstanceIds.",
+        ));
     }
-    let default_settings = p.get("InstanceAdvancedSettings").cloned().unwrap_or(json!({}));
-    let pool = p.pointer("/NodePool/NodePoolId").and_then(Value::as_str).unwrap_or("").to_owned();
+    let default_settings = p
+        .get("InstanceAdvancedSettings")
+        .cloned()
+        .unwrap_or(json!({}));
+    let pool = p
+        .pointer("/NodePool/NodePoolId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let inject_failure = st.add_failures_left > 0;
     if inject_failure {
         st.add_failures_left -= 1;
@@ -241,7 +373,10 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
     let (mut succ, mut failed, mut timeout, mut reasons) = (vec![], vec![], vec![], vec![]);
     let cluster_id = st.cluster.id.clone();
     for (i, id) in ids.iter().enumerate() {
-        let settings = overrides.get(i).cloned().unwrap_or_else(|| default_settings.clone());
+        let settings = overrides
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| default_settings.clone());
         let Some(vm) = st.vms.get_mut(id) else {
             failed.push(id.clone());
             reasons.push(format!("InstanceId {id} not found"));
@@ -249,39 +384,62 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
         };
         if vm.membership.is_some() {
             failed.push(id.clone());
-            reasons.push(format!("InstanceId {id} is already in cluster {cluster_id}"));
+            reasons.push(format!(
+                "InstanceId {id} is already in cluster {cluster_id}"
+            ));
             continue;
         }
         if vm.state != "RUNNING" {
             failed.push(id.clone());
-            reasons.push(format!("InstanceId {id} is in state {}, not RUNNING", vm.state));
+            reasons.push(format!(
+                "InstanceId {id} is in state {}, not RUNNING",
+                vm.state
+            ));
             continue;
         }
         if inject_failure {
             failed.push(id.clone());
-            reasons.push(format!("InstanceId {id} ServiceResetCvmV3 failed: injected fault"));
+            reasons.push(format!(
+                "InstanceId {id} ServiceResetCvmV3 failed: injected fault"
+            ));
             continue;
         }
         // The OS is reinstalled; data disks TKE is told to mount are formatted unless they
         // already carry ext3/ext4/xfs.
         vm.os_reinstalls += 1;
         let mut targets: Vec<(usize, String, String)> = Vec::new();
-        if let Some(mt) = settings.get("MountTarget").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(mt) = settings
+            .get("MountTarget")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             targets.push((0, mt.to_owned(), "ext4".to_owned()));
         }
         if let Some(dds) = settings.get("DataDisks").and_then(Value::as_array) {
             for (j, d) in dds.iter().enumerate() {
                 let mt = d.get("MountTarget").and_then(Value::as_str).unwrap_or("");
-                let auto = d.get("AutoFormatAndMount").and_then(Value::as_bool).unwrap_or(false);
+                let auto = d
+                    .get("AutoFormatAndMount")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if !mt.is_empty() && auto {
-                    let fs = d.get("FileSystem").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("ext4");
+                    let fs = d
+                        .get("FileSystem")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("ext4");
                     targets.push((j, mt.to_owned(), fs.to_owned()));
                 }
             }
         }
         for (j, mt, fs) in targets {
-            let Some(disk) = vm.data_disks.get_mut(j) else { continue };
-            let keep = disk.file_system.as_deref().is_some_and(|f| KEPT_FILE_SYSTEMS.contains(&f));
+            let Some(disk) = vm.data_disks.get_mut(j) else {
+                continue;
+            };
+            let keep = disk
+                .file_system
+                .as_deref()
+                .is_some_and(|f| KEPT_FILE_SYSTEMS.contains(&f));
             if !keep {
                 st.formatted_disks.push(FormattedDisk {
                     instance_id: id.clone(),
@@ -294,7 +452,11 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
             }
             disk.mount_target = Some(mt);
         }
-        if let Some(script) = settings.get("UserScript").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(script) = settings
+            .get("UserScript")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(script)
                 .ok()
@@ -322,29 +484,51 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
             succ.push(id.clone());
         }
     }
-    Ok(json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "TimeoutInstanceIds": timeout, "FailedReasons": reasons}))
+    Ok(
+        json!({"SuccInstanceIds": succ, "FailedInstanceIds": failed, "TimeoutInstanceIds": timeout, "FailedReasons": reasons}),
+    )
 }
 
 fn describe_existed_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
-    check_known(p, &["ClusterId", "InstanceIds", "Filters", "VagueIpAddress", "VagueInstanceName", "Offset", "Limit", "IpAddresses"])?;
+    check_known(
+        p,
+        &[
+            "ClusterId",
+            "InstanceIds",
+            "Filters",
+            "VagueIpAddress",
+            "VagueInstanceName",
+            "Offset",
+            "Limit",
+            "IpAddresses",
+        ],
+    )?;
     let ids = str_array(p, "InstanceIds")?;
     if let Some(c) = opt_str(p, "ClusterId")?
         && ids.is_some()
     {
         let _ = c;
-        return Err(TkeError::invalid("ClusterId and InstanceIds cannot be specified at the same time."));
+        return Err(TkeError::invalid(
+            "ClusterId and InstanceIds cannot be specified at the same time.",
+        ));
     }
     if let Some(c) = opt_str(p, "ClusterId")?
         && c != st.cluster.id
     {
-        return Err(TkeError::new("FailedOperation.ClusterNotFound", format!("The cluster {c} does not exist.")));
+        return Err(TkeError::new(
+            "FailedOperation.ClusterNotFound",
+            format!("The cluster {c} does not exist."),
+        ));
     }
     if ids.as_ref().is_some_and(|i| i.len() > 100) {
         return Err(TkeError::invalid("At most 100 InstanceIds are allowed."));
     }
     let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
     if limit > 100 {
-        return Err(TkeError::new("InvalidParameterValue", "The value of parameter `Limit` must be at most 100."));
+        return Err(TkeError::new(
+            "InvalidParameterValue",
+            "The value of parameter `Limit` must be at most 100.",
+        ));
     }
     let vague = opt_str(p, "VagueIpAddress")?;
     let ips = str_array(p, "IpAddresses")?;
@@ -394,26 +578,51 @@ fn describe_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
     let ids = str_array(p, "InstanceIds")?;
     let fs = filters(p)?;
     if ids.is_some() && !fs.is_empty() {
-        return Err(TkeError::new("InvalidParameterCombination", "InstanceIds and Filters cannot be specified at the same time."));
+        return Err(TkeError::new(
+            "InvalidParameterCombination",
+            "InstanceIds and Filters cannot be specified at the same time.",
+        ));
     }
     if ids.as_ref().is_some_and(|i| i.len() > 100) {
-        return Err(TkeError::new("InvalidParameterValue.LimitExceeded", "At most 100 InstanceIds are allowed."));
+        return Err(TkeError::new(
+            "InvalidParameterValue.LimitExceeded",
+            "At most 100 InstanceIds are allowed.",
+        ));
     }
     for (name, _) in &fs {
-        if !["instance-id", "private-ip-address", "instance-charge-type", "instance-state", "zone", "instance-type", "instance-name"].contains(&name.as_str()) {
-            return Err(TkeError::new("InvalidFilter", format!("The filter `{name}` is not supported.")));
+        if ![
+            "instance-id",
+            "private-ip-address",
+            "instance-charge-type",
+            "instance-state",
+            "zone",
+            "instance-type",
+            "instance-name",
+        ]
+        .contains(&name.as_str())
+        {
+            return Err(TkeError::new(
+                "InvalidFilter",
+                format!("The filter `{name}` is not supported."),
+            ));
         }
     }
     if let Some(ids) = &ids {
         for id in ids {
             if !id.starts_with("ins-") {
-                return Err(TkeError::new("InvalidInstanceId.Malformed", format!("The instance ID `{id}` is malformed.")));
+                return Err(TkeError::new(
+                    "InvalidInstanceId.Malformed",
+                    format!("The instance ID `{id}` is malformed."),
+                ));
             }
         }
     }
     let (offset, limit) = (uint(p, "Offset", 0)?, uint(p, "Limit", 20)?);
     if limit > 100 {
-        return Err(TkeError::new("InvalidParameterValue.LimitExceeded", "The value of parameter `Limit` must be at most 100."));
+        return Err(TkeError::new(
+            "InvalidParameterValue.LimitExceeded",
+            "The value of parameter `Limit` must be at most 100.",
+        ));
     }
     let all: Vec<Value> = st
         .vms

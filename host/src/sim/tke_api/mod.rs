@@ -37,12 +37,18 @@ pub struct TkeError {
 impl TkeError {
     /// An error.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        TkeError { code: code.to_owned(), message: message.into() }
+        TkeError {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// MissingParameter for `name`.
     pub fn missing(name: &str) -> Self {
-        Self::new("MissingParameter", format!("The request is missing a required parameter `{name}`."))
+        Self::new(
+            "MissingParameter",
+            format!("The request is missing a required parameter `{name}`."),
+        )
     }
 
     /// InvalidParameter with a message.
@@ -75,10 +81,15 @@ fn envelope(request_id: &str, result: Result<Value, TkeError>) -> Response {
         Err(e) => json!({"Error": {"Code": e.code, "Message": e.message}}),
     };
     body["RequestId"] = json!(request_id);
-    let mut r = Response::new(Body::from(serde_json::to_vec(&json!({"Response": body})).unwrap_or_default()));
+    let mut r = Response::new(Body::from(
+        serde_json::to_vec(&json!({"Response": body})).unwrap_or_default(),
+    ));
     *r.status_mut() = StatusCode::OK;
     // Exactly this: the official Python SDK does not recognise errors with a charset suffix.
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -96,40 +107,68 @@ fn service_of(version: &str) -> Option<&'static str> {
 }
 
 /// Verify the TC3 signature of a request; returns the service.
-fn authenticate(api: &TkeApi, headers: &HeaderMap, body: &[u8], version: &str) -> Result<&'static str, TkeError> {
-    let ts_raw = header_str(headers, "x-tc-timestamp").ok_or_else(|| TkeError::missing("Timestamp"))?;
-    let timestamp: i64 = ts_raw
-        .trim()
-        .parse()
-        .map_err(|_| TkeError::new("InvalidParameterValue", format!("The value `{ts_raw}` of parameter `Timestamp` is not valid.")))?;
-    let auth_header = header_str(headers, "authorization")
-        .ok_or_else(|| TkeError::new("AuthFailure.InvalidAuthorization", "The Authorization header is missing."))?;
-    let auth = sign::parse_authorization(&auth_header)
-        .map_err(|e| TkeError::new("AuthFailure.InvalidAuthorization", format!("Authorization is invalid: {e}.")))?;
+fn authenticate(
+    api: &TkeApi,
+    headers: &HeaderMap,
+    body: &[u8],
+    version: &str,
+) -> Result<&'static str, TkeError> {
+    let ts_raw =
+        header_str(headers, "x-tc-timestamp").ok_or_else(|| TkeError::missing("Timestamp"))?;
+    let timestamp: i64 = ts_raw.trim().parse().map_err(|_| {
+        TkeError::new(
+            "InvalidParameterValue",
+            format!("The value `{ts_raw}` of parameter `Timestamp` is not valid."),
+        )
+    })?;
+    let auth_header = header_str(headers, "authorization").ok_or_else(|| {
+        TkeError::new(
+            "AuthFailure.InvalidAuthorization",
+            "The Authorization header is missing.",
+        )
+    })?;
+    let auth = sign::parse_authorization(&auth_header).map_err(|e| {
+        TkeError::new(
+            "AuthFailure.InvalidAuthorization",
+            format!("Authorization is invalid: {e}."),
+        )
+    })?;
     let server = jiff::Timestamp::now().as_second();
     if (server - timestamp).abs() > MAX_SKEW_SECS {
         return Err(TkeError::new(
             "AuthFailure.SignatureExpire",
-            format!("Signature expired. Timestamp is {timestamp}, server time is {server}, the maximum allowed deviation is {MAX_SKEW_SECS} seconds."),
+            format!(
+                "Signature expired. Timestamp is {timestamp}, server time is {server}, the maximum allowed deviation is {MAX_SKEW_SECS} seconds."
+            ),
         ));
     }
     let Some((_, key)) = api.keys.iter().find(|(id, _)| *id == auth.secret_id) else {
-        return Err(TkeError::new("AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure that your SecretId is correct."));
+        return Err(TkeError::new(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, please ensure that your SecretId is correct.",
+        ));
     };
     let service = service_of(version).ok_or_else(|| {
-        TkeError::new("NoSuchVersion", format!("The requested version `{version}` does not exist."))
+        TkeError::new(
+            "NoSuchVersion",
+            format!("The requested version `{version}` does not exist."),
+        )
     })?;
     if auth.service != service {
         return Err(TkeError::new(
             "AuthFailure.InvalidAuthorization",
-            format!("The credential scope's service `{}` does not match the requested service `{service}`.", auth.service),
+            format!(
+                "The credential scope's service `{}` does not match the requested service `{service}`.",
+                auth.service
+            ),
         ));
     }
-    let payload_hash = if header_str(headers, "x-tc-content-sha256").as_deref() == Some(sign::UNSIGNED_PAYLOAD) {
-        sign::sha256_hex(sign::UNSIGNED_PAYLOAD.as_bytes())
-    } else {
-        sign::sha256_hex(body)
-    };
+    let payload_hash =
+        if header_str(headers, "x-tc-content-sha256").as_deref() == Some(sign::UNSIGNED_PAYLOAD) {
+            sign::sha256_hex(sign::UNSIGNED_PAYLOAD.as_bytes())
+        } else {
+            sign::sha256_hex(body)
+        };
     sign::verify(&auth, key, timestamp, |name| header_str(headers, name), &payload_hash).map_err(|e| match e {
         sign::SignError::DateMismatch { .. } | sign::SignError::SignatureMismatch | sign::SignError::SignedHeaderMissing(_) => {
             TkeError::new(
@@ -150,7 +189,11 @@ fn throttled(state: &mut TkeState, action: &str) -> bool {
     let limit = state
         .faults
         .tke_rate_limit
-        .unwrap_or(if action == "DescribeInstances" { 40 } else { 20 });
+        .unwrap_or(if action == "DescribeInstances" {
+            40
+        } else {
+            20
+        });
     let sec = jiff::Timestamp::now().as_second() as u64;
     let entry = state.rate.entry(action.to_owned()).or_insert((sec, 0));
     if entry.0 != sec {
@@ -165,11 +208,22 @@ async fn handle(State(api): State<Arc<TkeApi>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return envelope(&request_id, Err(TkeError::invalid("The request body is too large."))),
+        Err(_) => {
+            return envelope(
+                &request_id,
+                Err(TkeError::invalid("The request body is too large.")),
+            );
+        }
     };
     let headers = &parts.headers;
     if parts.method != axum::http::Method::POST {
-        return envelope(&request_id, Err(TkeError::new("UnsupportedProtocol", "Only POST with TC3-HMAC-SHA256 is supported by the practice cluster.")));
+        return envelope(
+            &request_id,
+            Err(TkeError::new(
+                "UnsupportedProtocol",
+                "Only POST with TC3-HMAC-SHA256 is supported by the practice cluster.",
+            )),
+        );
     }
     let Some(action) = header_str(headers, "x-tc-action").filter(|a| !a.is_empty()) else {
         return envelope(&request_id, Err(TkeError::missing("Action")));
@@ -182,7 +236,14 @@ async fn handle(State(api): State<Arc<TkeApi>>, req: Request) -> Response {
         Err(e) => return record(&api, &request_id, "?", &action, Value::Null, Err(e)),
     };
     let Some(region) = header_str(headers, "x-tc-region").filter(|r| !r.is_empty()) else {
-        return record(&api, &request_id, service, &action, Value::Null, Err(TkeError::missing("Region")));
+        return record(
+            &api,
+            &request_id,
+            service,
+            &action,
+            Value::Null,
+            Err(TkeError::missing("Region")),
+        );
     };
     let params: Value = if body.is_empty() {
         json!({})
@@ -190,8 +251,16 @@ async fn handle(State(api): State<Arc<TkeApi>>, req: Request) -> Response {
         match serde_json::from_slice(&body) {
             Ok(v @ Value::Object(_)) => v,
             _ => {
-                return record(&api, &request_id, service, &action, Value::Null,
-                    Err(TkeError::invalid("The request body is not a valid JSON object.")));
+                return record(
+                    &api,
+                    &request_id,
+                    service,
+                    &action,
+                    Value::Null,
+                    Err(TkeError::invalid(
+                        "The request body is not a valid JSON object.",
+                    )),
+                );
             }
         }
     };
@@ -201,7 +270,10 @@ async fn handle(State(api): State<Arc<TkeApi>>, req: Request) -> Response {
             Err(e) => e.into_inner(),
         };
         if throttled(&mut st, &action) {
-            Err(TkeError::new("RequestLimitExceeded", "Your current request times exceeds the limit, please try again later."))
+            Err(TkeError::new(
+                "RequestLimitExceeded",
+                "Your current request times exceeds the limit, please try again later.",
+            ))
         } else if region != st.cluster.region {
             actions::other_region(service, &action, &params, &region)
         } else {
@@ -211,7 +283,14 @@ async fn handle(State(api): State<Arc<TkeApi>>, req: Request) -> Response {
     record(&api, &request_id, service, &action, params, result)
 }
 
-fn record(api: &TkeApi, request_id: &str, service: &str, action: &str, params: Value, result: Result<Value, TkeError>) -> Response {
+fn record(
+    api: &TkeApi,
+    request_id: &str,
+    service: &str,
+    action: &str,
+    params: Value,
+    result: Result<Value, TkeError>,
+) -> Response {
     if let Ok(mut st) = api.state.lock() {
         st.actions.push(ActionRecord {
             service: service.to_owned(),

@@ -135,7 +135,9 @@ fn disks(specs: &[DiskSpec], instance_id: &str) -> Vec<Disk> {
         .iter()
         .enumerate()
         .map(|(i, d)| Disk {
-            disk_id: d.disk_id.clone().unwrap_or_else(|| format!("disk-{}{i}", &instance_id[4..instance_id.len().min(11)])),
+            disk_id: d.disk_id.clone().unwrap_or_else(|| {
+                format!("disk-{}{i}", &instance_id[4..instance_id.len().min(11)])
+            }),
             file_system: d.file_system.clone().filter(|f| !f.is_empty()),
             mount_target: d.mount_target.clone(),
             size_gb: d.size_gb,
@@ -167,7 +169,15 @@ pub fn short_region(region: &str) -> String {
 }
 
 /// A Node object as TKE registers it.
-pub fn node_object(cluster: &ClusterSpec, vm: &Vm, spec: &NodeSpec, name: &str, labels: &BTreeMap<String, String>, taints: &[Value], unschedulable: bool) -> Value {
+pub fn node_object(
+    cluster: &ClusterSpec,
+    vm: &Vm,
+    spec: &NodeSpec,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    taints: &[Value],
+    unschedulable: bool,
+) -> Value {
     let mut l = json!({
         "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
@@ -236,28 +246,31 @@ impl TkeState {
                     "DiskSize": d.size_gb, "AutoFormatAndMount": d.mount_target.is_some(), "MountTarget": d.mount_target.clone().unwrap_or_default(), "DiskPartition": ""})).collect::<Vec<_>>(),
                 "ExtraArgs": {"Kubelet": []}, "DesiredPodNumber": n.pods, "GPUArgs": null, "PreStartUserScript": null
             });
-            vms.insert(id.clone(), Vm {
-                instance_id: id,
-                lan_ip: n.lan_ip.clone(),
-                instance_type: n.instance_type.clone(),
-                charge_type: n.charge_type.clone(),
-                state: "RUNNING".into(),
-                zone: s.cluster.zone.clone(),
-                cpu,
-                memory_gb,
-                data_disks,
-                membership: Some(Membership {
-                    node_name: n.node_name().to_owned(),
-                    state: "running".into(),
-                    advanced_settings: settings,
-                    node_pool_id: n.node_pool_id.clone().unwrap_or_default(),
+            vms.insert(
+                id.clone(),
+                Vm {
+                    instance_id: id,
+                    lan_ip: n.lan_ip.clone(),
+                    instance_type: n.instance_type.clone(),
+                    charge_type: n.charge_type.clone(),
+                    state: "RUNNING".into(),
+                    zone: s.cluster.zone.clone(),
+                    cpu,
+                    memory_gb,
+                    data_disks,
+                    membership: Some(Membership {
+                        node_name: n.node_name().to_owned(),
+                        state: "running".into(),
+                        advanced_settings: settings,
+                        node_pool_id: n.node_pool_id.clone().unwrap_or_default(),
+                        created_time: now.clone(),
+                        ready_at: None,
+                    }),
+                    os_reinstalls: 0,
                     created_time: now.clone(),
-                    ready_at: None,
-                }),
-                os_reinstalls: 0,
-                created_time: now.clone(),
-                node_template: n.clone(),
-            });
+                    node_template: n.clone(),
+                },
+            );
         }
         for v in &s.vms {
             vms.insert(v.instance_id.clone(), vm_outside(v, &s.cluster.zone, &now));
@@ -283,8 +296,20 @@ impl TkeState {
             .filter_map(|vm| {
                 let m = vm.membership.as_ref()?;
                 let t = &vm.node_template;
-                let taints: Vec<Value> = t.taints.iter().map(|x| json!({"key": x.key, "value": x.value, "effect": x.effect})).collect();
-                Some(node_object(&self.cluster, vm, t, &m.node_name, &t.labels, &taints, t.unschedulable))
+                let taints: Vec<Value> = t
+                    .taints
+                    .iter()
+                    .map(|x| json!({"key": x.key, "value": x.value, "effect": x.effect}))
+                    .collect();
+                Some(node_object(
+                    &self.cluster,
+                    vm,
+                    t,
+                    &m.node_name,
+                    &t.labels,
+                    &taints,
+                    t.unschedulable,
+                ))
             })
             .collect()
     }
@@ -294,7 +319,9 @@ impl TkeState {
         let mut next = None;
         let cluster = self.cluster.clone();
         for vm in self.vms.values_mut() {
-            let Some(m) = vm.membership.clone() else { continue };
+            let Some(m) = vm.membership.clone() else {
+                continue;
+            };
             let Some(at) = m.ready_at else { continue };
             if now < at {
                 next = Some(next.map_or(at, |n: Duration| n.min(at)));
@@ -306,7 +333,12 @@ impl TkeState {
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .map(|l| (l["Name"].as_str().unwrap_or("").to_owned(), l["Value"].as_str().unwrap_or("").to_owned()))
+                        .map(|l| {
+                            (
+                                l["Name"].as_str().unwrap_or("").to_owned(),
+                                l["Value"].as_str().unwrap_or("").to_owned(),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -318,7 +350,15 @@ impl TkeState {
             let unschedulable = s.get("Unschedulable").and_then(Value::as_i64).unwrap_or(0) != 0;
             let mut template = vm.node_template.clone();
             template.node_pool_id = (!m.node_pool_id.is_empty()).then(|| m.node_pool_id.clone());
-            let node = node_object(&cluster, vm, &template, &m.node_name, &labels, &taints, unschedulable);
+            let node = node_object(
+                &cluster,
+                vm,
+                &template,
+                &m.node_name,
+                &labels,
+                &taints,
+                unschedulable,
+            );
             // A leftover Node of the same name would be replaced by the kubelet's registration.
             let _ = store.delete(Res::Nodes, "", &m.node_name, None, None);
             let _ = store.create(Res::Nodes, node, false);
