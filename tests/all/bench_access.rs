@@ -13,56 +13,6 @@ use tke_recycle::sim::{Sim, SimOptions};
 
 use crate::support::{bin, cache_dir};
 
-/// A loopback TCP proxy that adds `Authorization: Bearer TOKEN` to every request head. The
-/// kubectl on this machine (v1.32.4 via the gcloud dispatcher) does not send a kubeconfig bearer
-/// token to a plain-http server, and the practice cluster requires one; both tools go through
-/// the proxy so that they pay the same hop. Only body-less requests (GET lists) are supported,
-/// which is all both commands send.
-async fn auth_proxy(upstream: String, token: String) -> String {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            let token = token.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-                    let _ = client_write.shutdown().await;
-                });
-                let mut reader = BufReader::new(client_read);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match reader.read_line(&mut line).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    if line == "\r\n" {
-                        let auth = format!("Authorization: Bearer {token}\r\n\r\n");
-                        if server_write.write_all(auth.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    } else if !line.to_ascii_lowercase().starts_with("authorization:")
-                        && server_write.write_all(line.as_bytes()).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
 /// (wall seconds, peak RSS KiB) of one run; stdout discarded.
 fn measure(program: &str, args: &[&str]) -> (f64, u64) {
     let out = Command::new("/usr/bin/time")
@@ -107,22 +57,8 @@ fn check_against_kubectl_on_a_large_cluster() {
             .await
             .expect("sim")
     });
-    let proxy = rt.block_on(auth_proxy(
-        sim.k8s_url.trim_start_matches("http://").to_owned(),
-        sim.token.clone(),
-    ));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig_path = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig_path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: p\n  cluster: {{server: '{proxy}'}}\n\
-             users:\n- name: u\n  user: {{}}\ncontexts:\n- name: p\n  context: {{cluster: p, user: u}}\n\
-             current-context: p\n"
-        ),
-    )
-    .expect("kubeconfig");
-    let kubeconfig = kubeconfig_path.to_str().expect("utf-8").to_owned();
+    // Both tools use the practice cluster's own kubeconfig (HTTPS with a bearer token).
+    let kubeconfig = sim.kubeconfig.to_str().expect("utf-8").to_owned();
     let tool = bin().get_program().to_str().expect("utf-8").to_owned();
     let check_args = [
         "check",
