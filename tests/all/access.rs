@@ -1008,3 +1008,89 @@ async fn client_side_rate_limit_stays_under_the_documented_limit() {
     );
     assert!(sim.action_log().iter().all(|a| a.error.is_none()));
 }
+
+/// A TKE endpoint that fails the first answers of each action: `502` for DescribeClusters,
+/// `InternalError` for DescribeClusterInstances, and `502` for every AddExistedInstances.
+async fn flaky_tke_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            let action = headers
+                .get("x-tc-action")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let n = {
+                let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                l.push(action.clone());
+                l.iter().filter(|a| **a == action).count()
+            };
+            let ok = |body: serde_json::Value| {
+                (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
+            };
+            match (action.as_str(), n) {
+                ("DescribeClusters", 1 | 2) | ("AddExistedInstances", _) => StatusCode::BAD_GATEWAY.into_response(),
+                ("DescribeClusters", _) => ok(serde_json::json!({"Response": {"TotalCount": 0, "Clusters": [], "RequestId": "r-ok"}})),
+                ("DescribeClusterInstances", 1) => ok(serde_json::json!({"Response": {
+                    "Error": {"Code": "InternalError", "Message": "try again"}, "RequestId": "r-ie"}})),
+                _ => ok(serde_json::json!({"Response": {"TotalCount": 0, "InstanceSet": [], "RequestId": "r-ok2"}})),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_retry_5xx_and_internal_error_writes_report_an_unknown_outcome() {
+    let (url, seen) = flaky_tke_server().await;
+    let mut config = ClientConfig::new(
+        Credentials {
+            secret_id: "AKIDtest".into(),
+            secret_key: Secret::new("k"),
+            session_token: None,
+        },
+        "ap-guangzhou".into(),
+    );
+    config.tke_endpoint = Some(url);
+    config.backoff = fast_backoff();
+    let tc = TcClient::new(config).expect("client");
+    tc.call(&DescribeClusters::default())
+        .await
+        .expect("two 502s are retried");
+    tc.cluster_instances("cls-x", &[])
+        .await
+        .expect("InternalError is retried");
+    let err = tc
+        .call(&AddExistedInstances {
+            cluster_id: "cls-x".into(),
+            instance_ids: vec!["ins-1".into()],
+            ..Default::default()
+        })
+        .await
+        .expect_err("502 on a write");
+    assert!(matches!(err, TkeError::OutcomeUnknown { .. }), "{err:?}");
+    assert!(err.to_string().contains("re-read the state"), "{err}");
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let count = |a: &str| seen.iter().filter(|s| *s == a).count();
+    assert_eq!(
+        (
+            count("DescribeClusters"),
+            count("DescribeClusterInstances"),
+            count("AddExistedInstances")
+        ),
+        (3, 2, 1),
+        "reads retried until they succeeded; the write was sent once"
+    );
+}
