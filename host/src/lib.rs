@@ -9,6 +9,7 @@
 //! - [`snapshot`]: the compact cluster model and the indexed view policies query.
 //! - [`checks`]: running a set of policies for a phase and collecting findings.
 //! - [`bundled`]: the modules built from `policies/` and embedded in the binary.
+//! - [`k8s`]: Kubernetes access: snapshot, cordon, evict, waits, lease lock, node events.
 //! - [`cli`]: the `tke-recycle` command line.
 //! - [`tke`]: Tencent Cloud API 3.0 pieces shared by the client and the practice cluster.
 //! - [`sim`]: the practice cluster, a Kubernetes API and a TKE API served on loopback.
@@ -18,6 +19,7 @@ pub mod bundled;
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod k8s;
 pub mod sim;
 pub mod snapshot;
 pub mod tke;

@@ -1,8 +1,11 @@
 //! End-to-end tests: the host library and the real binary with real Wasm components, and the
-//! practice cluster driven by clients we did not write (kubectl, the official Tencent Cloud SDK).
+//! practice cluster driven by our clients and by clients we did not write (kubectl, the official
+//! Tencent Cloud SDK).
 //!
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
+mod access;
+mod bench_access;
 mod bundled;
 mod cli;
 mod fixtures;
@@ -13,3 +16,4 @@ mod sim_common;
 mod sim_kubectl;
 mod sim_tke;
 mod support;
+mod tke_secret;

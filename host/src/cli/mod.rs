@@ -5,12 +5,16 @@
 //! 1 a policy denied (an answer, not a failure); 2 bad usage, configuration or input; 3 the command
 //! could not complete (cluster or cloud unreachable, a step failed).
 
+mod access;
 mod args;
+mod check;
+mod nodes;
 mod output;
 mod policy;
 mod policy_check;
 mod policy_list;
 mod sim;
+mod snapshot_cmd;
 
 use std::process::ExitCode;
 
@@ -51,6 +55,12 @@ pub enum Command {
     /// List policies and check them offline against a snapshot file.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Write a snapshot of the live cluster to a file (the format `policy check` reads).
+    Snapshot(snapshot_cmd::SnapshotArgs),
+    /// List nodes with their Tencent Cloud instance, LAN IP, node pool, TKE state and charge type.
+    Nodes(nodes::NodesArgs),
+    /// Take a live snapshot and run the pre-check policies for the given nodes.
+    Check(check::LiveCheckArgs),
     /// Run the practice cluster (a Kubernetes API and a TKE API on 127.0.0.1).
     Sim(sim::SimCommand),
 }
@@ -84,6 +94,12 @@ pub fn main() -> ExitCode {
                 .await
                 .map(ExitCode::from),
             Command::Sim(cmd) => cmd.execute().await,
+            Command::Snapshot(args) => args.execute().await.map(ExitCode::from),
+            Command::Nodes(args) => args.execute().await.map(ExitCode::from),
+            Command::Check(args) => args
+                .execute(matches.subcommand_matches("check"))
+                .await
+                .map(ExitCode::from),
         }
     });
     match result {

@@ -1,0 +1,17 @@
+//! Kubernetes access with kube-rs: the client as kubectl resolves it, the snapshot reader, and the
+//! mutating steps of a recycle (cordon, evict, waits, the lease lock, node events).
+//!
+//! [`project`] and [`quantity`] are pure and hold the Kubernetes semantics (owner resolution,
+//! effective requests, quantities); everything else talks to an API server. Draining policy
+//! (which pods, in which order, how long to back off) is the runbook's business, not this
+//! module's: here each operation does one thing and reports exactly what the server answered.
+
+pub mod client;
+pub mod events;
+pub mod evict;
+pub mod lease;
+pub mod node_ops;
+pub mod project;
+pub mod quantity;
+pub mod snapshot;
+pub mod wait;
