@@ -289,11 +289,18 @@ async fn snapshot_and_check_commands_end_to_end() {
         ])
         .output()
         .expect("runs");
+    // The scenario's PDB api-strict (minAvailable 2 of 2) covers a pod on this node: the bundled
+    // pdb policy must deny, offline and live alike.
+    let offline = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
-        Some(0),
-        "{}",
+        Some(1),
+        "{offline}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        offline.contains("pdb.zero-budget") && offline.contains("api-strict"),
+        "{offline}"
     );
 
     let out = bin()
@@ -313,13 +320,30 @@ async fn snapshot_and_check_commands_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(doc["denied"], false);
+    assert_eq!(doc["denied"], true);
     assert_eq!(doc["targets"][0], "10.0.3.11");
+    let live: Vec<&str> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    let offline_doc: serde_json::Value = serde_json::from_str(&offline).expect("json");
+    let offline: Vec<&str> = offline_doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(
+        live, offline,
+        "the live check and the offline check of its snapshot agree"
+    );
 
     let out = bin()
         .args(["check", "--node", "10.9.9.9", "--kubeconfig", &kubeconfig])

@@ -5,7 +5,6 @@
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
 mod access;
-mod bench_access;
 mod bundled;
 mod cli;
 mod fixtures;
