@@ -8,6 +8,7 @@ mod access;
 mod bundled;
 mod cli;
 mod fixtures;
+mod headroom_agreement;
 mod hostile;
 mod sim_api;
 mod sim_cli;
