@@ -84,15 +84,11 @@ mod protected_nodes {
 /// The fixture tests in `fixtures.rs` cover each bundled pre-check against the snapshots named for
 /// their outcomes; these modules name each bundled module so that a new one cannot go untested.
 mod headroom {
-    use tke_recycle::snapshot::Snapshot;
-
     #[tokio::test]
     async fn denies_a_pod_that_fits_nowhere() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/snapshots/no-room-for-memory.deny.json");
         let f = super::run_bundled(
             "headroom",
-            Snapshot::load(&path).expect("fixture"),
+            crate::support::fixture("no-room-for-memory.deny.json"),
             &["10.0.1.11"],
             "{}",
         )
@@ -106,15 +102,11 @@ mod headroom {
 }
 
 mod pdb {
-    use tke_recycle::snapshot::Snapshot;
-
     #[tokio::test]
     async fn denies_a_budget_that_can_never_allow_the_drain() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/snapshots/pdb-zero-budget.deny.json");
         let f = super::run_bundled(
             "pdb",
-            Snapshot::load(&path).expect("fixture"),
+            crate::support::fixture("pdb-zero-budget.deny.json"),
             &["10.0.1.11"],
             "{}",
         )
@@ -127,15 +119,11 @@ mod pdb {
 }
 
 mod spread {
-    use tke_recycle::snapshot::Snapshot;
-
     #[tokio::test]
     async fn denies_when_every_ready_replica_is_on_the_target() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/snapshots/all-replicas-on-node.deny.json");
         let f = super::run_bundled(
             "spread",
-            Snapshot::load(&path).expect("fixture"),
+            crate::support::fixture("all-replicas-on-node.deny.json"),
             &["10.0.1.11"],
             "{}",
         )
@@ -148,15 +136,11 @@ mod spread {
 }
 
 mod local_data {
-    use tke_recycle::snapshot::Snapshot;
-
     #[tokio::test]
     async fn denies_a_pod_pinned_by_a_local_pv() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/snapshots/local-pv-pinned.deny.json");
         let f = super::run_bundled(
             "local-data",
-            Snapshot::load(&path).expect("fixture"),
+            crate::support::fixture("local-pv-pinned.deny.json"),
             &["10.0.1.11"],
             "{}",
         )

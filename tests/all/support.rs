@@ -16,6 +16,14 @@ pub fn example_snapshot() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/small-cluster.json")
 }
 
+/// A fixture snapshot from tests/fixtures/snapshots/, loaded.
+pub fn fixture(name: &str) -> tke_recycle::snapshot::Snapshot {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/snapshots")
+        .join(name);
+    tke_recycle::snapshot::Snapshot::load(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
 /// A compile cache shared by the tests of this binary (compiling once keeps the suite fast).
 pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
