@@ -394,6 +394,22 @@ impl Store {
         }
     }
 
+    /// Store a new version of an object under the next resourceVersion and tell the watchers.
+    fn store_version(
+        &self,
+        g: &mut Inner,
+        res: Res,
+        key: Key,
+        value: Value,
+        kind: EventType,
+    ) -> Arc<Object> {
+        g.rv += 1;
+        let obj = Arc::new(Self::serialize(res, g.rv, value));
+        g.tables.entry(res).or_default().insert(key, obj.clone());
+        self.emit(g, res, kind, obj.clone());
+        obj
+    }
+
     fn emit(&self, g: &mut Inner, res: Res, kind: EventType, obj: Arc<Object>) {
         let ev = Arc::new(Event {
             rv: g.rv,
@@ -508,11 +524,7 @@ impl Store {
                 name: key.1,
             });
         }
-        g.rv += 1;
-        let obj = Arc::new(Self::serialize(res, g.rv, value));
-        g.tables.entry(res).or_default().insert(key, obj.clone());
-        self.emit(&mut g, res, EventType::Added, obj.clone());
-        Ok(obj)
+        Ok(self.store_version(&mut g, res, key, value, EventType::Added))
     }
 
     /// Replace an object. With `expected_rv`, a different current resourceVersion is a conflict.
@@ -614,11 +626,7 @@ impl Store {
             // A no-op write does not bump the resourceVersion, as on a real API server.
             return old.clone();
         }
-        g.rv += 1;
-        let obj = Arc::new(Self::serialize(res, g.rv, value));
-        g.tables.entry(res).or_default().insert(key, obj.clone());
-        self.emit(g, res, EventType::Modified, obj.clone());
-        obj
+        self.store_version(g, res, key, value, EventType::Modified)
     }
 
     /// Set a pod's deletion fields as a graceful delete does (only the store may write them).
@@ -650,11 +658,7 @@ impl Store {
         }
         value["metadata"]["deletionTimestamp"] = Value::String(Clock::wall_rfc3339_in(grace));
         value["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-        g.rv += 1;
-        let obj = Arc::new(Self::serialize(res, g.rv, value));
-        g.tables.entry(res).or_default().insert(key, obj.clone());
-        self.emit(&mut g, res, EventType::Modified, obj.clone());
-        Ok(obj)
+        Ok(self.store_version(&mut g, res, key, value, EventType::Modified))
     }
 
     /// Remove an object now. `uid`/`rv` preconditions give a conflict when they differ.
