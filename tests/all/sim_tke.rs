@@ -289,72 +289,49 @@ async fn sim_tke_auth_errors_and_validation_use_real_codes() {
     assert_eq!(h.get("content-type").expect("ct"), "application/json");
     assert!(ok["Response"]["RequestId"].is_string());
     assert_eq!(ok["Response"]["TotalCount"], 1);
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "DescribeClusters",
-        &json!({}),
-        &key,
-        now - 400,
-    )
-    .await;
-    assert_eq!(code(&v), "AuthFailure.SignatureExpire");
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "DescribeClusters",
-        &json!({}),
-        "wrong",
-        now,
-    )
-    .await;
-    assert_eq!(code(&v), "AuthFailure.SignatureFailure");
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "DescribeClusterInstances",
-        &json!({}),
-        &key,
-        now,
-    )
-    .await;
-    assert_eq!(code(&v), "MissingParameter");
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "DescribeClusterInstances",
-        &json!({"ClusterId": "cls-nope"}),
-        &key,
-        now,
-    )
-    .await;
-    assert_eq!(code(&v), "InvalidParameter.ClusterNotFound");
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "DescribeClusterInstances",
-        &json!({"ClusterId": sim.cluster_id, "Bogus": 1}),
-        &key,
-        now,
-    )
-    .await;
-    assert_eq!(code(&v), "UnknownParameter");
-    let (_, v) = call(
-        &sim,
-        "tke",
-        "2018-05-25",
-        "NoSuchAction",
-        &json!({}),
-        &key,
-        now,
-    )
-    .await;
-    assert_eq!(code(&v), "InvalidAction");
+    // (action, body, key, timestamp) -> the error code a real endpoint answers.
+    let errors: [(&str, Value, &str, i64, &str); 6] = [
+        (
+            "DescribeClusters",
+            json!({}),
+            &key,
+            now - 400,
+            "AuthFailure.SignatureExpire",
+        ),
+        (
+            "DescribeClusters",
+            json!({}),
+            "wrong",
+            now,
+            "AuthFailure.SignatureFailure",
+        ),
+        (
+            "DescribeClusterInstances",
+            json!({}),
+            &key,
+            now,
+            "MissingParameter",
+        ),
+        (
+            "DescribeClusterInstances",
+            json!({"ClusterId": "cls-nope"}),
+            &key,
+            now,
+            "InvalidParameter.ClusterNotFound",
+        ),
+        (
+            "DescribeClusterInstances",
+            json!({"ClusterId": sim.cluster_id, "Bogus": 1}),
+            &key,
+            now,
+            "UnknownParameter",
+        ),
+        ("NoSuchAction", json!({}), &key, now, "InvalidAction"),
+    ];
+    for (action, body, secret, at, expected) in errors {
+        let (_, v) = call(&sim, "tke", "2018-05-25", action, &body, secret, at).await;
+        assert_eq!(code(&v), expected, "{action} {body}");
+    }
     let (_, v) = call(
         &sim,
         "cvm",
