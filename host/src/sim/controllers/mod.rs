@@ -145,13 +145,22 @@ impl Controllers {
             .name("sim-controllers".into())
             .spawn(move || {
                 let mut last_rv = 0;
+                let mut last_tke_calls = 0;
                 let mut last_pass = Instant::now();
                 let mut next_due: Option<Duration> = None;
                 while !stop.load(Ordering::Relaxed) {
                     let rv = self.store.rv();
+                    // A TKE call (e.g. AddExistedInstances) changes TKE state, not the store: it
+                    // must wake the loop too, or its timers are only noticed at the next resync.
+                    let tke_calls = self.tke.lock().map_or(last_tke_calls, |t| t.actions.len());
                     let due = next_due.is_some_and(|d| self.clock.now() >= d);
-                    if rv != last_rv || due || last_pass.elapsed() >= RESYNC {
+                    if rv != last_rv
+                        || tke_calls != last_tke_calls
+                        || due
+                        || last_pass.elapsed() >= RESYNC
+                    {
                         last_rv = rv;
+                        last_tke_calls = tke_calls;
                         last_pass = Instant::now();
                         next_due = self.step(false);
                     }
