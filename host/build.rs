@@ -34,10 +34,10 @@ fn main() {
     for dir in ["wit", "policies", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("Cargo.lock").display()
-    );
+    // Cargo.toml holds `[profile.guest]`; Cargo.lock the guests' dependency versions.
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
 
     let mut guests = discover(&root.join("policies"), true);
     guests.extend(discover(&root.join("tests/guests"), false));
