@@ -86,25 +86,40 @@ fn calls(c: &mut Criterion) {
         affected: Vec::new(),
     };
 
-    let mut group = c.benchmark_group("snapshot-5000n-150000p/protected-nodes");
+    // Two policies: `protected-nodes` reads one node, so its call is the fixed cost of a fresh
+    // instance; `headroom` reads every node summary and simulates the drain, so its call is the
+    // one that scales with the snapshot.
+    let headroom = runtime
+        .load_policy("headroom", bundled::find("headroom").expect("bundled").wasm)
+        .expect("loads");
+    let mut group = c.benchmark_group("snapshot-5000n-150000p");
     group.measurement_time(Duration::from_secs(3));
-    group.bench_function("wasm", |b| {
+    group.bench_function("protected-nodes/wasm", |b| {
         b.iter(|| {
             rt.block_on(module.check(view.clone(), black_box(&request)))
                 .expect("no trap")
                 .expect("decides")
         });
     });
-    group.bench_function("native", |b| {
+    group.bench_function("protected-nodes/native", |b| {
         b.iter(|| {
             protected_nodes::ProtectedNodes::check(black_box(&native_request), &native)
                 .expect("decides")
         });
     });
-    group.finish();
+    group.bench_function("headroom/wasm", |b| {
+        b.iter(|| {
+            rt.block_on(headroom.check(view.clone(), black_box(&request)))
+                .expect("no trap")
+                .expect("decides")
+        });
+    });
+    group.bench_function("headroom/native", |b| {
+        b.iter(|| headroom::evaluate(black_box(&native_request), &native).expect("decides"));
+    });
 
-    // The boundary's share: a guest that only asks for every node summary, against the host
-    // building that answer.
+    // The boundary's share: a guest that only asks for every node summary (the `node-table`
+    // crossing plus the SDK decoding it), against the same SDK call natively.
     let probe =
         std::path::Path::new(env!("TKE_RECYCLE_TEST_GUESTS_DIR")).join("hostile_policy.wasm");
     let probe = runtime
@@ -114,16 +129,27 @@ fn calls(c: &mut Criterion) {
         settings: r#"{"behave": "count-nodes"}"#.into(),
         ..request.clone()
     };
-    let mut group = c.benchmark_group("snapshot-5000n-150000p/nodes-query");
-    group.measurement_time(Duration::from_secs(3));
-    group.bench_function("wasm-call", |b| {
+    group.bench_function("nodes-query/wasm", |b| {
         b.iter(|| {
             rt.block_on(probe.check(view.clone(), black_box(&count_nodes)))
                 .expect("no trap")
                 .expect("decides")
         });
     });
-    group.bench_function("host-answer-only", |b| b.iter(|| black_box(view.nodes())));
+    let count_rows = CheckRequest {
+        settings: r#"{"behave": "count-node-rows"}"#.into(),
+        ..request.clone()
+    };
+    group.bench_function("nodes-query/wasm-without-decoding", |b| {
+        b.iter(|| {
+            rt.block_on(probe.check(view.clone(), black_box(&count_rows)))
+                .expect("no trap")
+                .expect("decides")
+        });
+    });
+    group.bench_function("nodes-query/native", |b| {
+        b.iter(|| black_box(tke_recycle_policy_sdk::Cluster::nodes(&native).len()))
+    });
     group.finish();
 }
 

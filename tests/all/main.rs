@@ -10,6 +10,7 @@ mod cli;
 mod fixtures;
 mod headroom_agreement;
 mod hostile;
+mod node_table;
 mod sim_api;
 mod sim_cli;
 mod sim_common;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::policy_world::tke::recycle::cluster::Host;
 use super::types::{
-    CoveringPdb, LabelSelector, NodeSummary, ObjectRef, Pod, SnapshotInfo, Workload, WorkloadKind,
+    CoveringPdb, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod, SnapshotInfo, Workload,
+    WorkloadKind,
 };
 use crate::snapshot::ClusterView;
 
@@ -25,8 +26,9 @@ impl Host for ClusterHost {
         Ok(self.view.info())
     }
 
-    async fn nodes(&mut self) -> wasmtime::Result<Vec<NodeSummary>> {
-        Ok(self.view.nodes())
+    async fn nodes(&mut self) -> wasmtime::Result<NodeTable> {
+        // Too large a table traps the guest with the reason: it fails closed, naming the cause.
+        Ok(self.view.node_table()?.clone())
     }
 
     async fn node(&mut self, name: String) -> wasmtime::Result<Option<NodeSummary>> {

@@ -5,6 +5,7 @@
 //! JSON form is the snapshot file format. [`ClusterView`] indexes it for the narrow queries of the
 //! `cluster` interface. This module does no I/O beyond reading and writing snapshot files.
 
+mod node_table;
 mod selectors;
 mod synthetic;
 mod view;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{Node, Pdb, Pod, Workload};
 
+pub use node_table::NodeTableTooLarge;
 pub use selectors::label_selector_matches;
 pub use synthetic::{node_name as synthetic_node_name, synthetic};
 pub use view::ClusterView;

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use super::Snapshot;
+use super::node_table::{self, NodeTableTooLarge};
 use super::selectors::label_selector_matches;
 use crate::bindings::types::{
-    CoveringPdb, ExtendedResource, LabelSelector, NodeSummary, ObjectRef, Pod, PodPhase, Resources,
-    SnapshotInfo, Workload, WorkloadKind,
+    CoveringPdb, ExtendedResource, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod, PodPhase,
+    Resources, SnapshotInfo, Workload, WorkloadKind,
 };
 
 /// A snapshot plus the indexes that make each query proportional to its answer, not to the
@@ -24,6 +25,8 @@ pub struct ClusterView {
     pods_by_namespace: HashMap<String, Vec<u32>>,
     /// Requested totals per node index.
     requested: Vec<Resources>,
+    /// Every node summary in name order, encoded once for `nodes()`.
+    node_table: Result<NodeTable, NodeTableTooLarge>,
 }
 
 fn empty_resources() -> Resources {
@@ -97,6 +100,11 @@ impl ClusterView {
         }
         let mut nodes_by_name: Vec<usize> = (0..snapshot.nodes.len()).collect();
         nodes_by_name.sort_by(|&a, &b| snapshot.nodes[a].name.cmp(&snapshot.nodes[b].name));
+        let node_table = node_table::encode(
+            nodes_by_name
+                .iter()
+                .map(|&i| (&snapshot.nodes[i], &requested[i])),
+        );
         Self {
             snapshot,
             node_by_name,
@@ -104,6 +112,7 @@ impl ClusterView {
             pods_by_node,
             pods_by_namespace,
             requested,
+            node_table,
         }
     }
 
@@ -139,6 +148,12 @@ impl ClusterView {
             .iter()
             .map(|&i| self.summary(i))
             .collect()
+    }
+
+    /// Every node summary in name order as one flat `node-table`, what the `nodes` query hands
+    /// a guest. Encoded once when the view is built; an error if the nodes are too large for it.
+    pub fn node_table(&self) -> Result<&NodeTable, NodeTableTooLarge> {
+        self.node_table.as_ref().map_err(Clone::clone)
     }
 
     /// One node by name.

@@ -44,7 +44,11 @@ impl Cluster for HostCluster {
         crate::bindings::tke::recycle::cluster::info()
     }
     fn nodes(&self) -> Vec<NodeSummary> {
-        crate::bindings::tke::recycle::cluster::nodes()
+        let table = crate::bindings::tke::recycle::cluster::nodes();
+        // Only the host writes the table; a bad one is a host bug. Panicking makes the host
+        // report the policy as failed with this message, which is failing closed.
+        crate::node_table::decode_node_table(&table)
+            .unwrap_or_else(|e| panic!("{e}; this is a bug in the tke-recycle host"))
     }
     fn node(&self, name: &str) -> Option<NodeSummary> {
         crate::bindings::tke::recycle::cluster::node(name)

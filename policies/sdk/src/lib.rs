@@ -18,6 +18,7 @@
 mod cluster;
 pub mod drain;
 mod findings;
+mod node_table;
 pub mod quantity;
 pub mod selectors;
 mod settings;
@@ -48,6 +49,7 @@ pub use bindings::tke::recycle::log::Level as LogLevel;
 pub use bindings::tke::recycle::types::*;
 pub use cluster::{Cluster, HostCluster, MemoryCluster, SnapshotFile};
 pub use findings::{FindingBuilder, finding, node_ref, object_ref, pod_ref, unknown_node};
+pub use node_table::{MalformedNodeTable, decode_node_table};
 pub use settings::{SeverityOverrides, parse_settings, parse_severity};
 
 /// A policy: pure decisions over the snapshot.

@@ -35,6 +35,13 @@ fn observed(code: &str, message: String) -> Vec<Finding> {
     ]
 }
 
+/// 64-bit FNV-1a: a digest that is the same on every platform.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[allow(unconditional_recursion, reason = "unbounded recursion is the point")]
 fn recurse(depth: u64) -> u64 {
     black_box(recurse(black_box(depth + 1))) + 1
@@ -99,6 +106,31 @@ impl Policy for Hostile {
             "count-nodes" => Ok(observed(
                 "probe.nodes",
                 format!("{} nodes", cluster.nodes().len()),
+            )),
+            // Not hostile either: what the guest sees of every node, as a digest of its JSON, so
+            // that a test can compare it with the summaries the host holds.
+            "digest-nodes" => {
+                let nodes = cluster.nodes();
+                let json = serde_json::to_string(&nodes).map_err(|e| e.to_string())?;
+                Ok(observed(
+                    "probe.nodes",
+                    format!(
+                        "{} nodes, fnv1a {:016x}",
+                        nodes.len(),
+                        fnv1a(json.as_bytes())
+                    ),
+                ))
+            }
+            // The same query without the SDK's decoding: the boundary's share of the above.
+            #[cfg(target_arch = "wasm32")]
+            "count-node-rows" => Ok(observed(
+                "probe.nodes",
+                format!(
+                    "{} node rows",
+                    tke_recycle_policy_sdk::bindings::tke::recycle::cluster::nodes()
+                        .node_name
+                        .len()
+                ),
             )),
             "loop" => loop {
                 black_box(request.targets.len());
