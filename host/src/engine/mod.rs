@@ -160,6 +160,35 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
+/// How many guest instances may be alive at once in one [`Runtime`]. Calls run one after the
+/// other today, so this is headroom, not a tuning knob; one more instance than this fails its
+/// call (closed, as a deny finding), it does not wait.
+const CONCURRENT_INSTANCES: u32 = 32;
+
+/// Guest memory kept mapped between calls and reset with `memset`, per pool slot.
+const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
+
+/// The pooling instance allocator: every call gets a fresh instance, and the pool makes that cheap.
+/// Memory slots are reserved once and reused, so a call does not map fresh memory and fault in
+/// every page the guest touches; the first 16 MiB of a slot stay resident and are zeroed with
+/// `memset` between calls. Measured on 5,000 nodes: instantiate + `describe` 72 -> 31 us, and
+/// the `nodes` query 10 -> 7 ms before the node table became columns.
+fn instance_pool(config: &EngineConfig) -> wasmtime::PoolingAllocationConfig {
+    // The slot must hold the largest memory a limit allows (a 32-bit memory cannot pass 4 GiB);
+    // the per-call limiter then enforces the configured cap with its own error.
+    let max_memory = config.policy_limits.memory_bytes.clamp(64 << 10, 4 << 30);
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(CONCURRENT_INSTANCES)
+        // A Rust wasip2 component is a few core instances (the module and its adapter shims).
+        .total_core_instances(CONCURRENT_INSTANCES * 8)
+        .total_memories(CONCURRENT_INSTANCES)
+        .total_tables(CONCURRENT_INSTANCES * 8)
+        .total_stacks(CONCURRENT_INSTANCES)
+        .max_memory_size(max_memory)
+        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
+    pool
+}
+
 /// How often the epoch advances; the granularity of time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -171,6 +200,9 @@ impl Runtime {
         wasm_config.epoch_interruption(true);
         // Deep recursion in a guest must trap (StackOverflow), never crash the host.
         wasm_config.max_wasm_stack(1 << 20);
+        wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+            instance_pool(&config),
+        ));
         let engine =
             wasmtime::Engine::new(&wasm_config).map_err(|e| EngineError(format!("{e:#}")))?;
         let policy_linker =
