@@ -141,6 +141,26 @@ fn a_user_module_runs_beside_the_bundled_ones() {
     );
 }
 
+/// A cap below what a module starts with is the limiter's out-of-memory, with its remedy, not a
+/// load failure from the instance pool (whose slots must therefore not be sized by the cap).
+#[test]
+fn a_memory_limit_below_a_modules_initial_memory_is_out_of_memory() {
+    let out = check(
+        "10.0.1.12",
+        &["--policy-memory-mb", "1", "--no-cache", "-o", "json"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 5, "one per bundled pre-check: {findings:?}");
+    for f in findings {
+        assert_eq!(f["code"], "policy.out-of-memory", "{f}");
+        let message = f["message"].as_str().expect("message");
+        assert!(message.contains("memory limit of 1 MiB"), "{message}");
+    }
+}
+
 #[test]
 fn bad_input_is_exit_2_with_a_message_that_names_it() {
     let cases: &[(&[&str], &str)] = &[

@@ -173,10 +173,11 @@ const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
 /// every page the guest touches; the first 16 MiB of a slot stay resident and are zeroed with
 /// `memset` between calls. Measured on 5,000 nodes: instantiate + `describe` 72 -> 31 us, and
 /// the `nodes` query 10 -> 7 ms before the node table became columns.
-fn instance_pool(config: &EngineConfig) -> wasmtime::PoolingAllocationConfig {
-    // The slot must hold the largest memory a limit allows (a 32-bit memory cannot pass 4 GiB);
-    // the per-call limiter then enforces the configured cap with its own error.
-    let max_memory = config.policy_limits.memory_bytes.clamp(64 << 10, 4 << 30);
+///
+/// Slots keep wasmtime's default size (the whole 4 GiB a 32-bit memory can address): the
+/// per-call limiter enforces the configured cap, so a module whose initial memory exceeds it is
+/// reported as out of memory, not refused at load as a pool misfit.
+fn instance_pool() -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     pool.total_component_instances(CONCURRENT_INSTANCES)
         // A Rust wasip2 component is a few core instances (the module and its adapter shims).
@@ -184,7 +185,6 @@ fn instance_pool(config: &EngineConfig) -> wasmtime::PoolingAllocationConfig {
         .total_memories(CONCURRENT_INSTANCES)
         .total_tables(CONCURRENT_INSTANCES * 8)
         .total_stacks(CONCURRENT_INSTANCES)
-        .max_memory_size(max_memory)
         .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
     pool
 }
@@ -201,7 +201,7 @@ impl Runtime {
         // Deep recursion in a guest must trap (StackOverflow), never crash the host.
         wasm_config.max_wasm_stack(1 << 20);
         wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
-            instance_pool(&config),
+            instance_pool(),
         ));
         let engine =
             wasmtime::Engine::new(&wasm_config).map_err(|e| EngineError(format!("{e:#}")))?;
