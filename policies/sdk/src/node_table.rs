@@ -70,31 +70,31 @@ pub fn decode_node_table(table: &NodeTable) -> Result<Vec<NodeSummary>, Malforme
 
     let mut out = Vec::with_capacity(nodes);
     for i in 0..nodes {
-        let labels = run("labels", &table.label_ends, i, table.label_key.len())?
-            .map(|l| {
-                Ok(Label {
-                    key: strings.get(table.label_key[l])?,
-                    value: strings.get(table.label_value[l])?,
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let taints = run("taints", &table.taint_ends, i, table.taint_key.len())?
-            .map(|t| {
-                Ok(Taint {
-                    key: strings.get(table.taint_key[t])?,
-                    value: strings.get(table.taint_value[t])?,
-                    effect: table.taint_effect[t],
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let labels = run("labels", &table.label_ends, i, table.label_key.len())?;
+        let mut node_labels = Vec::with_capacity(labels.len());
+        for l in labels {
+            node_labels.push(Label {
+                key: strings.get(table.label_key[l])?,
+                value: strings.get(table.label_value[l])?,
+            });
+        }
+        let taints = run("taints", &table.taint_ends, i, table.taint_key.len())?;
+        let mut node_taints = Vec::with_capacity(taints.len());
+        for t in taints {
+            node_taints.push(Taint {
+                key: strings.get(table.taint_key[t])?,
+                value: strings.get(table.taint_value[t])?,
+                effect: table.taint_effect[t],
+            });
+        }
         let flags = table.node_flags[i];
         out.push(NodeSummary {
             node: Node {
                 name: strings.get(table.node_name[i])?,
                 instance_id: strings.optional(table.node_instance_id[i])?,
                 internal_ip: strings.optional(table.node_internal_ip[i])?,
-                labels,
-                taints,
+                labels: node_labels,
+                taints: node_taints,
                 unschedulable: flags & UNSCHEDULABLE != 0,
                 ready: flags & READY != 0,
                 allocatable: allocatable.resources(i, &strings)?,
@@ -133,11 +133,8 @@ fn run(what: &str, ends: &[u32], i: usize, len: usize) -> Result<Range<usize>, M
     }
 }
 
-/// The table's strings by index.
-struct Strings<'t> {
-    text: &'t str,
-    ends: &'t [u32],
-}
+/// The table's strings by index, each checked once (a label key is used by every node).
+struct Strings<'t>(Vec<&'t str>);
 
 impl<'t> Strings<'t> {
     fn new(table: &'t NodeTable) -> Result<Self, MalformedNodeTable> {
@@ -146,28 +143,33 @@ impl<'t> Strings<'t> {
                 "string 0 (the empty string, \"absent\") is missing".into(),
             ));
         }
-        Ok(Self {
-            text: &table.text,
-            ends: &table.string_ends,
-        })
+        let mut start = 0;
+        let mut all = Vec::with_capacity(table.string_ends.len());
+        for (s, &end) in table.string_ends.iter().enumerate() {
+            let text = table
+                .text
+                .get(start as usize..end as usize)
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "string {s} at bytes {start}..{end} is not a string inside the {} bytes of \
+                     text",
+                        table.text.len()
+                    ))
+                })?;
+            all.push(text);
+            start = end;
+        }
+        Ok(Self(all))
     }
 
     fn get(&self, s: u32) -> Result<String, MalformedNodeTable> {
-        let s = s as usize;
-        let end = *self.ends.get(s).ok_or_else(|| {
-            malformed(format!(
-                "string {s} does not exist; the table has {}",
-                self.ends.len()
-            ))
-        })?;
-        let start = if s == 0 { 0 } else { self.ends[s - 1] };
-        self.text
-            .get(start as usize..end as usize)
-            .map(str::to_owned)
+        self.0
+            .get(s as usize)
+            .map(|&text| text.to_owned())
             .ok_or_else(|| {
                 malformed(format!(
-                    "string {s} at bytes {start}..{end} is not a string inside the {} bytes of text",
-                    self.text.len()
+                    "string {s} does not exist; the table has {}",
+                    self.0.len()
                 ))
             })
     }
@@ -216,19 +218,20 @@ impl<'t> Columns<'t> {
 
     fn resources(&self, i: usize, strings: &Strings<'_>) -> Result<Resources, MalformedNodeTable> {
         let c = self.columns;
+        let run = run(self.what, &c.extended_ends, i, c.extended_name.len())?;
+        let mut extended = Vec::with_capacity(run.len());
+        for e in run {
+            extended.push(ExtendedResource {
+                name: strings.get(c.extended_name[e])?,
+                amount: c.extended_amount[e],
+            });
+        }
         Ok(Resources {
             cpu_millis: c.cpu_millis[i],
             memory_bytes: c.memory_bytes[i],
             pods: c.pods[i],
             ephemeral_storage_bytes: c.ephemeral_storage_bytes[i],
-            extended: run(self.what, &c.extended_ends, i, c.extended_name.len())?
-                .map(|e| {
-                    Ok(ExtendedResource {
-                        name: strings.get(c.extended_name[e])?,
-                        amount: c.extended_amount[e],
-                    })
-                })
-                .collect::<Result<_, _>>()?,
+            extended,
         })
     }
 }
