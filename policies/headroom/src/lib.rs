@@ -54,18 +54,20 @@ impl Policy for Headroom {
 pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Finding>, String> {
     let settings = Settings::parse(&request.settings)?;
     let mut nodes = cluster.nodes();
+    // Sorted by name (the host already answers in that order, so this is one pass), nodes are
+    // found by binary search: no second index of 5,000 names to build.
     nodes.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-    let index: BTreeMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.node.name.as_str(), i))
-        .collect();
+    let find = |name: &str| {
+        nodes
+            .binary_search_by(|s| s.node.name.as_str().cmp(name))
+            .ok()
+    };
     let targets: BTreeSet<&str> = request.targets.iter().map(String::as_str).collect();
 
     let mut findings = Vec::new();
     let mut moving = Vec::new();
     for target in &request.targets {
-        if !index.contains_key(target.as_str()) {
+        if find(target).is_none() {
             findings.push(unknown_node("headroom.unknown-node", target));
             continue;
         }
@@ -95,7 +97,7 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
                     if targets.contains(host.as_str()) {
                         continue;
                     }
-                    let Some(&i) = index.get(host.as_str()) else {
+                    let Some(i) = find(&host) else {
                         continue;
                     };
                     if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {

@@ -205,13 +205,15 @@ pub fn simulate(
             continue;
         }
         // Taints, node affinity and pinned volumes do not change during the simulation: decide
-        // them once per shape, so that pods that only fit a few special nodes (GPU pools) do not
-        // re-check every other node's taints.
-        let allowed = static_ok.entry(shape.clone()).or_insert_with(|| {
-            sim.iter()
-                .map(|n| statically_allowed(&current.pod, n))
-                .collect()
-        });
+        // them once per set of such constraints (most pods have none, so once for all of them),
+        // not for every node again with each pod.
+        let allowed = static_ok
+            .entry(static_key(&current.pod))
+            .or_insert_with(|| {
+                sim.iter()
+                    .map(|n| statically_allowed(&current.pod, n))
+                    .collect()
+            });
         let chosen = order.iter().map(|&(_, n)| n).find(|&n| {
             if !allowed[n] {
                 return false;
@@ -388,6 +390,22 @@ fn shape_of(pod: &Pod) -> String {
         pod.tolerations,
         pod.required_anti_affinity,
         pod.volumes
+    )
+}
+
+/// What the static filters (`statically_allowed`) read of a pod, as one comparable key.
+fn static_key(pod: &Pod) -> String {
+    let pinned: Vec<&str> = pod
+        .volumes
+        .iter()
+        .filter_map(|v| match &v.source {
+            VolumeSource::PersistentVolumeClaim(c) => c.pinned_node.as_deref(),
+            _ => None,
+        })
+        .collect();
+    format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        pod.node_selector, pod.required_node_affinity, pod.tolerations, pinned
     )
 }
 
