@@ -157,7 +157,10 @@ fn a_memory_limit_below_a_modules_initial_memory_is_out_of_memory() {
     for f in findings {
         assert_eq!(f["code"], "policy.out-of-memory", "{f}");
         let message = f["message"].as_str().expect("message");
-        assert!(message.contains("memory limit of 1 MiB"), "{message}");
+        assert!(
+            message.contains("memory limit of 1 MiB (tried to grow to 1.1 MiB)"),
+            "{message}"
+        );
     }
 }
 

@@ -17,6 +17,18 @@ use crate::bindings::cluster::ClusterHost;
 use crate::bindings::log::GuestLog;
 use crate::snapshot::ClusterView;
 
+/// A byte count in MiB, with one decimal when it is not whole: a module that starts at 1,114,112
+/// bytes under a 1 MiB cap "tried to grow to 1.1 MiB", not to "1 MiB".
+fn mib(bytes: usize) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        #[allow(clippy::cast_precision_loss, reason = "one decimal of a memory size")]
+        let mib = bytes as f64 / f64::from(1u32 << 20);
+        format!("{mib:.1} MiB")
+    }
+}
+
 /// Why a call into a module failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -27,7 +39,7 @@ pub enum CallError {
         limit: Duration,
     },
     /// The guest tried to grow its memory past the cap.
-    #[error("exceeded its memory limit of {} MiB (tried to grow to {} MiB) and was stopped", limit >> 20, requested >> 20)]
+    #[error("exceeded its memory limit of {} (tried to grow to {}) and was stopped", mib(*limit), mib(*requested))]
     MemoryExceeded {
         /// The cap in bytes.
         limit: usize,
@@ -248,5 +260,22 @@ impl GuestState {
                 panic: tail(&self.stderr, 3),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_read_in_mib_with_a_decimal_when_not_whole() {
+        let err = CallError::MemoryExceeded {
+            limit: 64 << 20,
+            requested: 1_114_112 + (64 << 20),
+        };
+        assert_eq!(
+            err.to_string(),
+            "exceeded its memory limit of 64 MiB (tried to grow to 65.1 MiB) and was stopped"
+        );
     }
 }
