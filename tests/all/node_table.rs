@@ -1,7 +1,9 @@
 //! The `node-table` contract (`cluster.nodes`): what the host encodes, the policy SDK decodes into
 //! exactly the node summaries that a native `MemoryCluster` answers for the same snapshot. Checked
-//! natively on every snapshot we ship, and through Wasm by a guest that digests what it received.
+//! natively on every snapshot we ship (all fixtures and the example) and through Wasm, by a guest
+//! that digests what it received.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,17 +13,6 @@ use tke_recycle::snapshot::{ClusterView, Snapshot, synthetic};
 use tke_recycle_policy_sdk::{Cluster, MemoryCluster, NodeSummary, decode_node_table};
 
 use crate::support::{example_snapshot, fixture, guest, runtime};
-
-const FIXTURES: &[&str] = &[
-    "all-replicas-on-node.deny.json",
-    "allocation-high.warn.json",
-    "anti-affinity-no-spare-node.deny.json",
-    "gpu-pod-no-free-gpu.deny.json",
-    "healthy-three-nodes.pass.json",
-    "local-pv-pinned.deny.json",
-    "no-room-for-memory.deny.json",
-    "workloads-recovered.pass.json",
-];
 
 /// A generated cluster with the awkward cases added: an empty label value, a node without IDs,
 /// taints with and without values, GPUs allocatable and requested, a cordoned Ready node and a
@@ -73,10 +64,17 @@ fn awkward() -> Snapshot {
 }
 
 fn snapshots() -> Vec<(String, Snapshot)> {
-    let mut all: Vec<(String, Snapshot)> = FIXTURES
-        .iter()
-        .map(|name| ((*name).to_owned(), fixture(name)))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
+    let mut all: Vec<(String, Snapshot)> = std::fs::read_dir(&dir)
+        .expect("fixture directory")
+        .filter_map(|entry| {
+            let name = entry.expect("directory entry").file_name();
+            let name = name.to_str().expect("utf-8 file name").to_owned();
+            name.ends_with(".json")
+                .then(|| (name.clone(), fixture(&name)))
+        })
         .collect();
+    assert!(all.len() >= 10, "fixtures found in {}", dir.display());
     all.push((
         "small-cluster.json".into(),
         Snapshot::load(&example_snapshot()).expect("example snapshot loads"),
