@@ -240,6 +240,20 @@ struct Inner {
     record: bool,
 }
 
+impl Inner {
+    /// The stored object under `key`, or the API's NotFound.
+    fn existing(&self, res: Res, key: &Key) -> Result<Arc<Object>, StoreError> {
+        self.tables
+            .get(&res)
+            .and_then(|t| t.get(key))
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                plural: res.def().plural,
+                name: key.1.clone(),
+            })
+    }
+}
+
 /// The object store shared by the API server and the controllers.
 pub struct Store {
     inner: Mutex<Inner>,
@@ -538,15 +552,7 @@ impl Store {
     ) -> Result<Arc<Object>, StoreError> {
         let key = Self::key_of(res, &value)?;
         let mut g = self.lock();
-        let old = g
-            .tables
-            .get(&res)
-            .and_then(|t| t.get(&key))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                plural: res.def().plural,
-                name: key.1.clone(),
-            })?;
+        let old = g.existing(res, &key)?;
         if let Some(rv) = expected_rv
             && !rv.is_empty()
             && rv != old.rv.to_string()
@@ -566,15 +572,7 @@ impl Store {
     ) -> Result<Arc<Object>, StoreError> {
         let key = (ns.to_owned(), name.to_owned());
         let mut g = self.lock();
-        let old = g
-            .tables
-            .get(&res)
-            .and_then(|t| t.get(&key))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                plural: res.def().plural,
-                name: name.to_owned(),
-            })?;
+        let old = g.existing(res, &key)?;
         let mut value = old.value();
         f(&mut value)?;
         Ok(self.commit(&mut g, res, key, &old, value))
@@ -639,15 +637,7 @@ impl Store {
     ) -> Result<Arc<Object>, StoreError> {
         let key = (ns.to_owned(), name.to_owned());
         let mut g = self.lock();
-        let old = g
-            .tables
-            .get(&res)
-            .and_then(|t| t.get(&key))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                plural: res.def().plural,
-                name: name.to_owned(),
-            })?;
+        let old = g.existing(res, &key)?;
         let mut value = old.value();
         let current = value
             .pointer("/metadata/deletionGracePeriodSeconds")
@@ -672,15 +662,7 @@ impl Store {
     ) -> Result<Arc<Object>, StoreError> {
         let key = (ns.to_owned(), name.to_owned());
         let mut g = self.lock();
-        let old = g
-            .tables
-            .get(&res)
-            .and_then(|t| t.get(&key))
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                plural: res.def().plural,
-                name: name.to_owned(),
-            })?;
+        let old = g.existing(res, &key)?;
         check_preconditions(res, &old, uid, rv)?;
         if let Some(t) = g.tables.get_mut(&res) {
             t.remove(&key);
