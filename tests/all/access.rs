@@ -883,6 +883,18 @@ async fn nodes_command_lists_instances() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("TENCENTCLOUD_SECRET_ID"));
 }
 
+/// Serve a stand-in server on a free loopback port for the rest of the test.
+async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
 /// A purpose-built API server for what the practice cluster does not model: a cluster that only
 /// serves `policy/v1beta1` evictions (older TKE clusters), and a namespace being deleted.
 async fn old_api_server() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
@@ -926,14 +938,7 @@ async fn old_api_server() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
             ),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (format!("http://{}", serve_on_loopback(app).await), seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1066,14 +1071,7 @@ async fn flaky_tke_server() -> (String, Arc<Mutex<Vec<String>>>) {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/"), seen)
+    (format!("http://{}/", serve_on_loopback(app).await), seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
