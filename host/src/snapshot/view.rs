@@ -16,8 +16,6 @@ use crate::bindings::types::{
 pub struct ClusterView {
     snapshot: Snapshot,
     node_by_name: HashMap<String, usize>,
-    /// Node indexes in name order: `nodes()` answers in that order, so guests need not sort.
-    nodes_by_name: Vec<usize>,
     /// Pod indexes per node index.
     pods_by_node: Vec<Vec<u32>>,
     /// Pod indexes per namespace, sorted by pod name: a pod is found by binary search, so no
@@ -25,7 +23,7 @@ pub struct ClusterView {
     pods_by_namespace: HashMap<String, Vec<u32>>,
     /// Requested totals per node index.
     requested: Vec<Resources>,
-    /// Every node summary in name order, encoded once for `nodes()`.
+    /// Every node summary in name order (so guests need not sort), encoded once for `nodes()`.
     node_table: Result<NodeTable, NodeTableTooLarge>,
 }
 
@@ -108,7 +106,6 @@ impl ClusterView {
         Self {
             snapshot,
             node_by_name,
-            nodes_by_name,
             pods_by_node,
             pods_by_namespace,
             requested,
@@ -140,14 +137,6 @@ impl ClusterView {
             node_count: u32::try_from(self.snapshot.nodes.len()).unwrap_or(u32::MAX),
             pod_count: u32::try_from(self.snapshot.pods.len()).unwrap_or(u32::MAX),
         }
-    }
-
-    /// Every node with its requested totals, sorted by name.
-    pub fn nodes(&self) -> Vec<NodeSummary> {
-        self.nodes_by_name
-            .iter()
-            .map(|&i| self.summary(i))
-            .collect()
     }
 
     /// Every node summary in name order as one flat `node-table`, what the `nodes` query hands
@@ -360,7 +349,20 @@ mod tests {
 
     #[test]
     fn nodes_come_in_name_order() {
-        let names: Vec<String> = view().nodes().into_iter().map(|n| n.node.name).collect();
+        let view = view();
+        let table = view.node_table().expect("small");
+        // A name is never string 0 ("absent"), so string `s` starts where `s - 1` ends.
+        let names: Vec<&str> = table
+            .node_name
+            .iter()
+            .map(|&s| {
+                let (start, end) = (
+                    table.string_ends[s as usize - 1],
+                    table.string_ends[s as usize],
+                );
+                &table.text[start as usize..end as usize]
+            })
+            .collect();
         assert_eq!(names, ["10.0.0.1", "10.0.0.2"]);
     }
 
