@@ -5,11 +5,19 @@
 //! effective requests, quantities); everything else talks to an API server. Draining policy
 //! (which pods, in which order, how long to back off) is the runbook's business, not this
 //! module's: here each operation does one thing and reports exactly what the server answered.
+//!
+//! - [`snapshot`]: one read of the cluster (paged lists) and the projection it shares with
+//!   [`live`].
+//! - [`live`]: the run's live view, kept current by watches; a refresh costs what changed.
+//! - [`drain`]: which pods a drain must evict, as kubectl decides it (pure).
+//! - [`node_ops`]: cordon, uncordon, labels and taints.
 
 pub mod client;
+pub mod drain;
 pub mod events;
 pub mod evict;
 pub mod lease;
+pub mod live;
 pub mod node_ops;
 pub mod project;
 pub mod quantity;
