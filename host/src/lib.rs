@@ -10,6 +10,8 @@
 //! - [`checks`]: running a set of policies for a phase and collecting findings.
 //! - [`bundled`]: the modules built from `policies/` and embedded in the binary.
 //! - [`k8s`]: Kubernetes access: snapshot, cordon, evict, waits, lease lock, node events.
+//! - [`run`]: the run machinery: the durable run journal (file, ConfigMap, memory), failpoints.
+//! - [`runbook`]: loading and running the runbook module; the host side of its imports.
 //! - [`cli`]: the `tke-recycle` command line.
 //! - [`tke`]: Tencent Cloud API 3.0 pieces shared by the client and the practice cluster.
 //! - [`sim`]: the practice cluster, a Kubernetes API and a TKE API served on loopback.
@@ -20,6 +22,8 @@ pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod k8s;
+pub mod run;
+pub mod runbook;
 pub mod sim;
 pub mod snapshot;
 pub mod tke;

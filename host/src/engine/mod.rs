@@ -6,9 +6,9 @@
 
 mod cache;
 mod contract;
-mod deadline;
+pub(crate) mod deadline;
 mod policy;
-mod store;
+pub(crate) mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +60,18 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Defaults for the runbook's `run`: 128 MiB, and 60 s of the guest's own time; the minutes
+    /// it spends waiting in host calls (drains, reinstalls) do not count.
+    pub fn runbook() -> Self {
+        Self {
+            memory_bytes: 128 << 20,
+            time: Duration::from_secs(60),
+            exclude_host_time: true,
+            stdio_bytes: 64 << 10,
+            log_lines: 10_000,
+        }
+    }
+
     /// Defaults for a policy call: 64 MiB, 2 s wall time including host calls.
     pub fn policy() -> Self {
         Self {
@@ -229,7 +241,12 @@ impl Runtime {
     }
 
     /// Compile (or load from the cache) and check a module's bytes against `world`.
-    fn component(&self, module: &str, wasm: &[u8], world: World) -> Result<Component, LoadError> {
+    pub(crate) fn component(
+        &self,
+        module: &str,
+        wasm: &[u8],
+        world: World,
+    ) -> Result<Component, LoadError> {
         if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
             return Err(LoadError::NotAComponent {
                 module: module.to_owned(),

@@ -113,8 +113,9 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// Everything one call's store holds.
-pub(crate) struct GuestState {
+/// Everything one call's store holds; `E` is what a world adds beyond `cluster` and `log` (the
+/// runbook's imports), `()` for a policy.
+pub(crate) struct GuestState<E = ()> {
     wasi: WasiCtx,
     table: ResourceTable,
     memory: MemoryCap,
@@ -124,9 +125,11 @@ pub(crate) struct GuestState {
     stderr: MemoryOutputPipe,
     stdout: MemoryOutputPipe,
     module: String,
+    /// The world's further imports.
+    pub(crate) ext: E,
 }
 
-impl WasiView for GuestState {
+impl<E: Send + 'static> WasiView for GuestState<E> {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
@@ -145,25 +148,46 @@ impl HasData for HasLog {
     type Data<'a> = &'a mut GuestLog;
 }
 
-/// The linker for the policy world: WASI (granting nothing, see [`new_store`]), `cluster`, `log`.
-pub(crate) fn policy_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
+/// A linker with what every world gets: WASI (granting nothing, see [`new_store_with`]),
+/// `cluster`, `log`.
+pub(crate) fn base_linker<E: Send + 'static>(
+    engine: &wasmtime::Engine,
+) -> wasmtime::Result<Linker<GuestState<E>>> {
     let mut linker = Linker::new(engine);
     // A std guest imports wasi:cli, wasi:io and wasi:filesystem even if its world names none.
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::bindings::add_cluster_to_linker::<GuestState, HasCluster>(&mut linker, |s| {
+    crate::bindings::add_cluster_to_linker::<GuestState<E>, HasCluster>(&mut linker, |s| {
         &mut s.cluster
     })?;
-    crate::bindings::add_log_to_linker::<GuestState, HasLog>(&mut linker, |s| &mut s.log)?;
+    crate::bindings::add_log_to_linker::<GuestState<E>, HasLog>(&mut linker, |s| &mut s.log)?;
     Ok(linker)
 }
 
-/// A fresh store for one call of `module` that sees `view`.
+/// The linker for the policy world: the base imports and nothing else.
+pub(crate) fn policy_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
+    base_linker(engine)
+}
+
+/// A fresh store for one call of a policy `module` that sees `view`.
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     module: &str,
     limits: &Limits,
     view: Arc<ClusterView>,
 ) -> Store<GuestState> {
+    new_store_with(engine, module, limits, ClusterHost::new(view), |_| ())
+}
+
+/// A fresh store for one call of `module` whose `cluster` queries go to `cluster`; `ext` builds
+/// the world's further imports, given the call's clock so that they can exclude the time they
+/// spend waiting from the guest's budget.
+pub(crate) fn new_store_with<E: Send + 'static>(
+    engine: &wasmtime::Engine,
+    module: &str,
+    limits: &Limits,
+    cluster: ClusterHost,
+    ext: impl FnOnce(&CallClock) -> E,
+) -> Store<GuestState<E>> {
     let stdout = MemoryOutputPipe::new(limits.stdio_bytes);
     let stderr = MemoryOutputPipe::new(limits.stdio_bytes);
     // No preopens, no environment, no arguments, no network, no clock: the builder grants only
@@ -185,8 +209,9 @@ pub(crate) fn new_store(
             limit: limits.memory_bytes,
             refused: None,
         },
-        cluster: ClusterHost::new(view),
+        cluster,
         log: GuestLog::new(module, limits.log_lines),
+        ext: ext(&clock),
         clock: clock.clone(),
         stderr,
         stdout,
@@ -219,7 +244,7 @@ fn tail(pipe: &MemoryOutputPipe, max_lines: usize) -> Option<String> {
     Some(out)
 }
 
-impl GuestState {
+impl<E> GuestState<E> {
     /// Forward what the guest printed to the host log.
     pub(crate) fn flush_stdio(&self) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {

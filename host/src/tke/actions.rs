@@ -535,6 +535,18 @@ pub struct CvmInstance {
     pub latest_operation_state: Option<String>,
     /// Last operation, e.g. `ResetInstance`.
     pub latest_operation: Option<String>,
+    /// Security groups the VM belongs to.
+    pub security_group_ids: Option<Vec<String>>,
+    /// Login settings (only the bound key IDs are returned).
+    pub login_settings: Option<CvmLoginSettings>,
+}
+
+/// The login settings CVM reports for an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CvmLoginSettings {
+    /// SSH key IDs bound to the instance.
+    pub key_ids: Option<Vec<String>>,
 }
 
 /// CVM `DescribeInstances` answer.
