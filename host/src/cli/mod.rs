@@ -8,13 +8,21 @@
 mod access;
 mod args;
 mod check;
+mod config;
+mod demo;
+mod drain;
 mod nodes;
 mod output;
 mod policy;
 mod policy_check;
 mod policy_list;
+mod progress;
+mod recycle;
+mod resume;
+mod run_args;
 mod sim;
 mod snapshot_cmd;
+mod status;
 
 use std::process::ExitCode;
 
@@ -33,10 +41,11 @@ pub const EXIT_FAILED: u8 = 3;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success; no policy denied (warnings allowed)
-  1  a policy denied
-  2  bad usage, configuration or input
-  3  the command could not complete (cluster or cloud unreachable, a step failed)
+  0  success; no policy denied (warnings allowed); a run finished every node
+  1  a policy denied (a run stops before touching the denied node)
+  2  bad usage, configuration or input (e.g. an unknown node, a node TKE does not have)
+  3  the command could not complete (cluster or cloud unreachable, a step failed, a run was
+     stopped or blocked: `tke-recycle resume` continues it)
 
 Logs go to stderr; set TKE_RECYCLE_LOG (e.g. debug, or tke_recycle=trace) to see more.";
 
@@ -61,6 +70,19 @@ pub enum Command {
     Nodes(nodes::NodesArgs),
     /// Take a live snapshot and run the pre-check policies for the given nodes.
     Check(check::LiveCheckArgs),
+    /// Recycle nodes one at a time: check, cordon, drain, remove keeping the VM, add back,
+    /// wait Ready, restore, uncordon, post-check.
+    Run(recycle::RunArgs),
+    /// Dry run of `run`: findings, pods to evict, instance and add-back settings; changes nothing.
+    Plan(recycle::PlanArgs),
+    /// Drain nodes safely on any cluster (checks, cordon, evict with PDBs, wait), no TKE steps.
+    Drain(drain::DrainArgs),
+    /// Finish a crashed or stopped run from its journal.
+    Resume(resume::ResumeArgs),
+    /// Runs and where each stands.
+    Status(status::StatusArgs),
+    /// Recycle two nodes of a built-in practice cluster end to end (no account needed).
+    Demo(demo::DemoArgs),
     /// Run the practice cluster (a Kubernetes API and a TKE API on 127.0.0.1).
     Sim(sim::SimCommand),
 }
@@ -100,6 +122,21 @@ pub fn main() -> ExitCode {
                 .execute(matches.subcommand_matches("check"))
                 .await
                 .map(ExitCode::from),
+            Command::Run(args) => args
+                .execute(matches.subcommand_matches("run"))
+                .await
+                .map(ExitCode::from),
+            Command::Plan(args) => args
+                .execute(matches.subcommand_matches("plan"))
+                .await
+                .map(ExitCode::from),
+            Command::Drain(args) => args
+                .execute(matches.subcommand_matches("drain"))
+                .await
+                .map(ExitCode::from),
+            Command::Resume(args) => args.execute().await.map(ExitCode::from),
+            Command::Status(args) => args.execute().await.map(ExitCode::from),
+            Command::Demo(args) => args.execute().await.map(ExitCode::from),
         }
     });
     match result {

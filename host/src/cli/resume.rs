@@ -1,0 +1,126 @@
+//! `tke-recycle resume [RUN]`: finish a crashed or stopped run from its journal and the live
+//! state, whatever step it died in, from this machine or another (with `--journal-in-cluster`).
+//! The run's nodes, settings and policies come from the journal; the runbook is the bundled one
+//! unless `--runbook` names another (a custom runbook that trapped is not run again by default).
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::access::{CloudArgs, KubeArgs};
+use super::args::{EngineArgs, UsageError};
+use super::progress::Progress;
+use super::run_args::{
+    JournalArgs, OutputArgs, PreparedRun, execute_prepared, policies_from_record,
+};
+use crate::bindings::RunMode;
+use crate::engine::Limits;
+use crate::run::journal::{Journal, RunStatus};
+use crate::run::runner::{LockOptions, RunOptions, RunbookSource};
+use crate::runbook::Cancel;
+
+/// Finish a crashed or stopped run from its journal.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run (default: the newest run that is not done).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// A runbook component to resume with instead of the bundled one.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub runbook: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl ResumeArgs {
+    /// Resume; the exit code.
+    pub async fn execute(self) -> anyhow::Result<u8> {
+        let clients = self.kube.clients().await?;
+        let backend = self.journal.backend(Some(&clients), None)?;
+        let run_id = match &self.run {
+            Some(r) => r.clone(),
+            None => Journal::latest(&backend, |r| !matches!(r.status, RunStatus::Done))
+                .await
+                .context("cannot list the runs")?
+                .map(|r| r.run_id)
+                .ok_or_else(|| {
+                    UsageError(
+                        "there is no run to resume (`tke-recycle status` lists the runs)".into(),
+                    )
+                })?,
+        };
+        let journal = Journal::open(&backend, &run_id)
+            .await
+            .map_err(|e| UsageError(format!("{:#}", anyhow::Error::new(e))))?;
+        let record = journal.run().clone();
+        drop(journal);
+        let mode = match record.mode.as_str() {
+            "drain" => RunMode::Drain,
+            _ => RunMode::Recycle,
+        };
+        let cloud = match mode {
+            RunMode::Recycle => Some(self.cloud.client()?),
+            _ => None,
+        };
+        let policies = &record.policies;
+        let pre = policies_from_record(&policies["pre"])?;
+        let post = policies_from_record(&policies["post"])?;
+        let runtime = std::sync::Arc::new(
+            self.engine
+                .runtime()
+                .context("cannot start the WebAssembly engine")?,
+        );
+        if let Some(p) = &self.runbook
+            && !p.is_file()
+        {
+            return Err(UsageError(format!("--runbook {}: no such file", p.display())).into());
+        }
+        let progress = Progress::new(self.output.format, &record.nodes);
+        let flag = |key: &str| {
+            record
+                .settings
+                .get(key)
+                .and_then(serde_json::Value::as_bool)
+                == Some(true)
+        };
+        let options = RunOptions {
+            mode,
+            nodes: record.nodes.clone(),
+            settings: record.settings.clone(),
+            runbook: self
+                .runbook
+                .clone()
+                .map_or(RunbookSource::Bundled, RunbookSource::File),
+            pre,
+            post,
+            policies_record: record.policies.clone(),
+            cluster_id: record.cluster_id.clone(),
+            journal: backend,
+            resume: Some(run_id),
+            assume_yes: flag("assume_yes"),
+            allow_delete: flag("disable_eviction"),
+            events: progress.sink(),
+            prompter: progress.prompter(),
+            cancel: Cancel::default(),
+            lock: LockOptions::default(),
+            limits: Limits::runbook(),
+            kube_context: self.kube.context.clone(),
+        };
+        execute_prepared(PreparedRun {
+            clients,
+            cloud,
+            runtime,
+            options,
+            progress,
+            journal_hint: self.journal.hint(),
+        })
+        .await
+    }
+}
