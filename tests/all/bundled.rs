@@ -165,3 +165,23 @@ mod workloads_healthy {
         );
     }
 }
+
+mod runbook {
+    use tke_recycle::engine::Limits;
+    use tke_recycle::runbook::RunbookModule;
+
+    use crate::support::runtime;
+
+    /// The runbook itself is exercised end to end in `recycle*.rs`; here: it is bundled, it fits
+    /// the runbook world, and it links against this host's imports.
+    #[test]
+    fn loads_and_links_as_the_runbook_world() {
+        let module = tke_recycle::bundled::find("runbook").expect("the runbook is bundled");
+        assert_eq!(module.world, tke_recycle::engine::World::Runbook);
+        let runtime = runtime(std::time::Duration::from_secs(5));
+        RunbookModule::load(&runtime, "runbook", module.wasm, Limits::runbook())
+            .expect("the bundled runbook loads");
+        // A runbook is never a policy.
+        assert!(runtime.load_policy("runbook", module.wasm).is_err());
+    }
+}

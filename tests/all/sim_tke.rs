@@ -487,3 +487,338 @@ async fn sim_tke_faults_failed_add_timeout_and_throttling() {
         "{codes:?}"
     );
 }
+
+/// The error code of an envelope, or "" for a success.
+fn error_code(v: &Value) -> String {
+    v["Response"]["Error"]["Code"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Sign and send a TKE (2018-05-25) call with the sim's key, now.
+async fn tke_call(sim: &SimHandle, action: &str, body: &Value) -> Value {
+    let now = jiff::Timestamp::now().as_second();
+    let key = sim.secret_key.clone();
+    call(sim, "tke", "2018-05-25", action, body, &key, now)
+        .await
+        .1
+}
+
+/// Sign and send a CVM (2017-03-12) call with the sim's key, now.
+async fn cvm_call(sim: &SimHandle, action: &str, body: &Value) -> Value {
+    let now = jiff::Timestamp::now().as_second();
+    let key = sim.secret_key.clone();
+    call(sim, "cvm", "2017-03-12", action, body, &key, now)
+        .await
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_tke_describe_instances_returns_security_groups_and_keys() {
+    let sim = start("small.yaml", 50.0).await;
+    let v = cvm_call(
+        &sim,
+        "DescribeInstances",
+        &json!({"InstanceIds": ["ins-sim00011", "ins-sim00020"]}),
+    )
+    .await;
+    let set = v["Response"]["InstanceSet"].as_array().expect("set");
+    assert_eq!(set.len(), 2, "{v}");
+    for i in set {
+        assert_eq!(i["SecurityGroupIds"], json!(["sg-sim00001"]), "{i}");
+        assert_eq!(
+            i["LoginSettings"]["KeyIds"],
+            json!(["skey-sim00001"]),
+            "{i}"
+        );
+    }
+    let sim = start("demo.yaml", 30.0).await;
+    let v = cvm_call(
+        &sim,
+        "DescribeInstances",
+        &json!({"InstanceIds": ["ins-demo0012"]}),
+    )
+    .await;
+    let i = &v["Response"]["InstanceSet"][0];
+    assert_eq!(i["SecurityGroupIds"], json!(["sg-demo0001"]), "{v}");
+    assert_eq!(
+        i["LoginSettings"]["KeyIds"],
+        json!(["skey-demo0001"]),
+        "{v}"
+    );
+}
+
+/// The InstanceAdvancedSettings TKE holds for an instance.
+async fn settings_of(sim: &SimHandle, instance: &str) -> Value {
+    let v = tke_call(
+        sim,
+        "DescribeClusterInstances",
+        &json!({"ClusterId": sim.cluster_id, "InstanceIds": [instance]}),
+    )
+    .await;
+    v["Response"]["InstanceSet"][0]["InstanceAdvancedSettings"].clone()
+}
+
+/// Remove instances keeping their VMs, and wait until their Nodes are gone.
+async fn remove_keeping_vms(sim: &SimHandle, instances: &[&str], nodes: &[&str]) {
+    let v = tke_call(
+        sim,
+        "DeleteClusterInstances",
+        &json!({"ClusterId": sim.cluster_id, "InstanceIds": instances, "InstanceDeleteMode": "retain"}),
+    )
+    .await;
+    assert_eq!(v["Response"]["SuccInstanceIds"], json!(instances), "{v}");
+    assert!(
+        sim.wait_until(Duration::from_secs(5), |s| nodes
+            .iter()
+            .all(|n| s.get(Res::Nodes, "", n).is_none()))
+            .await
+    );
+}
+
+fn labels_of(node: &Value) -> &serde_json::Map<String, Value> {
+    node["metadata"]["labels"].as_object().expect("labels")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_tke_add_back_records_pool_security_group_and_keys_and_refuses_unknown_ones() {
+    let sim = start("demo.yaml", 30.0).await;
+    let (ins, node) = ("ins-demo0012", "10.0.8.12");
+    // Before: the hand-added label and taint are on the Node, not in TKE's settings.
+    let before = sim.get(Res::Nodes, "", node).expect("node");
+    assert_eq!(labels_of(&before)["dedicated"], "payments");
+    assert_eq!(labels_of(&before)["env"], "demo");
+    assert_eq!(
+        labels_of(&before)["tke.cloud.tencent.com/nodepool-id"],
+        "np-demo0001"
+    );
+    assert_eq!(before["spec"]["taints"][0]["key"], "dedicated", "{before}");
+    let settings = settings_of(&sim, ins).await;
+    assert_eq!(
+        settings["Labels"],
+        json!([{"Name": "env", "Value": "demo"}]),
+        "{settings}"
+    );
+    assert_eq!(settings["Taints"], json!([]), "{settings}");
+
+    remove_keeping_vms(&sim, &[ins], &[node]).await;
+    let add = |pool: &str, sg: &str| {
+        json!({
+            "ClusterId": sim.cluster_id, "InstanceIds": [ins],
+            "InstanceAdvancedSettings": settings,
+            "NodePool": {"AddToNodePool": true, "NodePoolId": pool},
+            "SecurityGroupIds": [sg],
+            "LoginSettings": {"KeyIds": ["skey-demo0001"]},
+        })
+    };
+    // Refused as TKE does: a pool no node was ever in, a security group that does not exist.
+    for (body, needle) in [
+        (add("np-nothere", "sg-demo0001"), "np-nothere"),
+        (add("np-demo0001", "sg-nothere"), "sg-nothere"),
+    ] {
+        let v = tke_call(&sim, "AddExistedInstances", &body).await;
+        assert_eq!(error_code(&v), "InvalidParameter", "{v}");
+        let message = v["Response"]["Error"]["Message"].as_str().expect("message");
+        assert!(message.contains(needle), "{message}");
+    }
+    // Refused as TKE does: a key and a password together, two keys.
+    for login in [
+        json!({"KeyIds": ["skey-demo0001"], "Password": "Passw0rd!x"}),
+        json!({"KeyIds": ["skey-demo0001", "skey-demo0002"]}),
+    ] {
+        let mut body = add("np-demo0001", "sg-demo0001");
+        body["LoginSettings"] = login;
+        let v = tke_call(&sim, "AddExistedInstances", &body).await;
+        assert_eq!(error_code(&v), "InvalidParameter", "{v}");
+    }
+    assert_eq!(
+        sim.vm(ins).expect("vm").os_reinstalls,
+        0,
+        "refused adds do nothing"
+    );
+
+    let v = tke_call(
+        &sim,
+        "AddExistedInstances",
+        &add("np-demo0001", "sg-demo0001"),
+    )
+    .await;
+    assert_eq!(v["Response"]["SuccInstanceIds"], json!([ins]), "{v}");
+    let vm = sim.vm(ins).expect("vm");
+    let m = vm.membership.as_ref().expect("member");
+    let rec = m.added_with.as_ref().expect("add recorded");
+    assert_eq!(rec.node_pool_id, "np-demo0001");
+    assert_eq!(rec.add_to_node_pool, Some(true));
+    assert_eq!(rec.security_group_ids, vec!["sg-demo0001".to_owned()]);
+    assert_eq!(rec.key_ids, vec!["skey-demo0001".to_owned()]);
+    assert!(!rec.keep_image_login && !rec.password_set);
+    assert_eq!(rec.advanced_settings, settings);
+    assert_eq!(m.node_pool_id, "np-demo0001");
+    assert_eq!(vm.security_group_ids, vec!["sg-demo0001".to_owned()]);
+    assert_eq!(vm.key_ids, vec!["skey-demo0001".to_owned()]);
+    let d = tke_call(
+        &sim,
+        "DescribeClusterInstances",
+        &json!({"ClusterId": sim.cluster_id, "InstanceIds": [ins]}),
+    )
+    .await;
+    assert_eq!(d["Response"]["InstanceSet"][0]["NodePoolId"], "np-demo0001");
+
+    // The Node TKE registers: TKE's labels and the pool label, none of the hand-added ones.
+    assert!(
+        sim.wait_until(Duration::from_secs(10), |s| s
+            .get(Res::Nodes, "", node)
+            .is_some())
+            .await,
+        "node did not come back"
+    );
+    let after = sim.get(Res::Nodes, "", node).expect("node");
+    let l = labels_of(&after);
+    assert_eq!(l["env"], "demo");
+    assert_eq!(l["tke.cloud.tencent.com/nodepool-id"], "np-demo0001");
+    assert_eq!(l["cloud.tencent.com/node-instance-id"], ins);
+    assert!(
+        !l.contains_key("dedicated"),
+        "hand-added label came back: {after}"
+    );
+    assert!(
+        after["spec"]["taints"].is_null(),
+        "hand-added taint came back: {after}"
+    );
+    assert!(after["spec"]["unschedulable"].is_null());
+    let v = cvm_call(&sim, "DescribeInstances", &json!({"InstanceIds": [ins]})).await;
+    let i = &v["Response"]["InstanceSet"][0];
+    assert_eq!(i["SecurityGroupIds"], json!(["sg-demo0001"]), "{v}");
+    assert_eq!(
+        i["LoginSettings"]["KeyIds"],
+        json!(["skey-demo0001"]),
+        "{v}"
+    );
+
+    // A careless add-back of the data-disk node: no security group, the image's login, the
+    // settings as they were. TKE binds the default group, leaves no key, formats the ext2 disk.
+    let (ins, node) = ("ins-demo0013", "10.0.8.13");
+    let settings = settings_of(&sim, ins).await;
+    assert_eq!(
+        settings["DataDisks"][0]["DiskPartition"], "/dev/vdb",
+        "{settings}"
+    );
+    remove_keeping_vms(&sim, &[ins], &[node]).await;
+    let v = tke_call(
+        &sim,
+        "AddExistedInstances",
+        &json!({"ClusterId": sim.cluster_id, "InstanceIds": [ins],
+            "InstanceAdvancedSettings": settings, "LoginSettings": {"KeepImageLogin": "true"}}),
+    )
+    .await;
+    assert_eq!(v["Response"]["SuccInstanceIds"], json!([ins]), "{v}");
+    let vm = sim.vm(ins).expect("vm");
+    assert_eq!(vm.security_group_ids, vec!["sg-default0".to_owned()]);
+    assert!(vm.key_ids.is_empty());
+    let m = vm.membership.as_ref().expect("member");
+    assert_eq!(m.node_pool_id, "", "not added to the pool");
+    assert!(m.added_with.as_ref().expect("recorded").keep_image_login);
+    let formatted = sim.formatted_disks();
+    assert_eq!(formatted.len(), 1, "{formatted:?}");
+    assert_eq!(formatted[0].disk_id, "disk-demo0013b");
+    assert_eq!(formatted[0].previous_file_system.as_deref(), Some("ext2"));
+    assert!(
+        sim.wait_until(Duration::from_secs(10), |s| s
+            .get(Res::Nodes, "", node)
+            .is_some())
+            .await
+    );
+    let after = sim.get(Res::Nodes, "", node).expect("node");
+    assert!(!labels_of(&after).contains_key("tke.cloud.tencent.com/nodepool-id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_tke_throttle_ratio_is_a_deterministic_share_per_action() {
+    let scenario = tke_recycle::sim::scenario::Scenario::from_yaml(
+        "nodes:\n- {lanIp: 10.0.9.11, instanceId: ins-thr00011}\nfaults: {tkeThrottleRatio: 0.3, tkeRateLimit: 1000}\n",
+    )
+    .expect("scenario");
+    let sim = tke_recycle::sim::Sim::start(scenario, Default::default())
+        .await
+        .expect("start");
+    let mut throttled = Vec::new();
+    for k in 1..=30 {
+        let v = tke_call(&sim, "DescribeClusters", &json!({})).await;
+        match error_code(&v).as_str() {
+            "" => {}
+            "RequestLimitExceeded" => throttled.push(k),
+            other => panic!("call {k}: {other}: {v}"),
+        }
+    }
+    assert_eq!(throttled, vec![4, 7, 10, 14, 17, 20, 24, 27, 30]);
+    // Counted per action: the first call of another action goes through.
+    let v = tke_call(
+        &sim,
+        "DescribeClusterInstances",
+        &json!({"ClusterId": sim.cluster_id}),
+    )
+    .await;
+    assert_eq!(error_code(&v), "", "{v}");
+    let logged = sim
+        .action_log()
+        .iter()
+        .filter(|a| a.error.as_deref() == Some("RequestLimitExceeded"))
+        .count();
+    assert_eq!(logged, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_tke_demo_scenario_settles_with_every_pod_running() {
+    let sim = start("demo.yaml", 30.0).await;
+    assert_eq!(sim.cluster_id, "cls-demo0001");
+    let pods = sim.store().list(Res::Pods, None);
+    // web 4, api 3, payments 2, db 2, node-exporter on each of the 5 nodes.
+    assert_eq!(pods.len(), 16);
+    for p in &pods {
+        let v = p.value();
+        assert_eq!(v["status"]["phase"], "Running", "{v}");
+        assert!(v["spec"]["nodeName"].is_string(), "{v}");
+    }
+    for n in [
+        "10.0.8.11",
+        "10.0.8.12",
+        "10.0.8.13",
+        "10.0.8.14",
+        "10.0.8.15",
+    ] {
+        let node = sim.get(Res::Nodes, "", n).expect("node");
+        assert_eq!(
+            labels_of(&node)["tke.cloud.tencent.com/nodepool-id"],
+            "np-demo0001"
+        );
+        assert!(
+            sim.pods_on(n)
+                .iter()
+                .any(|p| p.starts_with("kube-system/node-exporter")),
+            "no exporter on {n}"
+        );
+    }
+    // The StatefulSet's replicas are on different nodes.
+    let db_nodes: std::collections::BTreeSet<String> = pods
+        .iter()
+        .filter(|p| p.name.starts_with("db-"))
+        .map(|p| {
+            p.value()["spec"]["nodeName"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(db_nodes.len(), 2, "{db_nodes:?}");
+    // The hand taint keeps everything but payments and the exporter off 10.0.8.12.
+    for p in sim.pods_on("10.0.8.12") {
+        assert!(
+            p.starts_with("shop/payments-") || p.starts_with("kube-system/node-exporter"),
+            "{p}"
+        );
+    }
+    let disk = &sim.vm("ins-demo0013").expect("vm").data_disks[0];
+    assert_eq!(disk.device, "/dev/vdb");
+    assert_eq!(disk.mount_target.as_deref(), Some("/data"));
+}
