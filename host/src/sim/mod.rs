@@ -288,6 +288,7 @@ impl Sim {
             version: scenario.cluster.version.clone(),
             address: k8s_addr.to_string(),
             faults: scenario.faults.clone(),
+            resource_requests: Default::default(),
         });
         let tke_api = Arc::new(tke_api::TkeApi {
             state: tke.clone(),

@@ -86,6 +86,12 @@ pub struct ClusterSpec {
     pub zone_id: String,
     /// Container runtime.
     pub container_runtime: String,
+    /// Security groups that exist in the account besides those the VMs are in: AddExistedInstances
+    /// accepts these (and any group a VM of the scenario is in) and refuses every other.
+    pub security_groups: Vec<String>,
+    /// The group TKE binds when AddExistedInstances is given no SecurityGroupIds (the project's
+    /// default group: usually not the one the node was in).
+    pub default_security_group_id: String,
 }
 
 impl Default for ClusterSpec {
@@ -98,6 +104,8 @@ impl Default for ClusterSpec {
             zone: "ap-guangzhou-3".into(),
             zone_id: "100003".into(),
             container_runtime: "containerd".into(),
+            security_groups: vec![],
+            default_security_group_id: "sg-default0".into(),
         }
     }
 }
@@ -168,6 +176,9 @@ pub struct DiskSpec {
     /// Size in GB.
     #[serde(default = "default_disk_size")]
     pub size_gb: u64,
+    /// Block device (TKE's DiskPartition), default `/dev/vdb`, `/dev/vdc`... in list order.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 fn default_disk_size() -> u64 {
@@ -214,12 +225,19 @@ pub struct NodeSpec {
     /// Extended allocatable resources, e.g. nvidia.com/gpu: "1".
     #[serde(default)]
     pub extended: BTreeMap<String, String>,
-    /// Extra labels.
+    /// Labels TKE set when the node was added (in its InstanceAdvancedSettings) and on the Node.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Taints.
+    /// Taints TKE set when the node was added (in its InstanceAdvancedSettings) and on the Node.
     #[serde(default)]
     pub taints: Vec<TaintSpec>,
+    /// Labels an operator added by hand (`kubectl label`): on the Node only, so TKE does not put
+    /// them back when the VM is re-added.
+    #[serde(default)]
+    pub node_only_labels: BTreeMap<String, String>,
+    /// Taints an operator added by hand (`kubectl taint`): on the Node only.
+    #[serde(default)]
+    pub node_only_taints: Vec<TaintSpec>,
     /// Cordoned at start.
     #[serde(default)]
     pub unschedulable: bool,
@@ -232,6 +250,12 @@ pub struct NodeSpec {
     /// Node pool, if any.
     #[serde(default)]
     pub node_pool_id: Option<String>,
+    /// Security groups of the VM.
+    #[serde(default = "default_security_groups")]
+    pub security_group_ids: Vec<String>,
+    /// SSH key pairs of the VM (CVM LoginSettings.KeyIds).
+    #[serde(default = "default_key_ids")]
+    pub key_ids: Vec<String>,
 }
 
 fn default_instance_type() -> String {
@@ -248,6 +272,14 @@ fn default_pods() -> u32 {
 }
 fn default_charge() -> String {
     "POSTPAID_BY_HOUR".into()
+}
+/// The security group of every scenario VM that does not name its own.
+pub fn default_security_groups() -> Vec<String> {
+    vec!["sg-sim00001".into()]
+}
+/// The key pair of every scenario VM that does not name its own.
+pub fn default_key_ids() -> Vec<String> {
+    vec!["skey-sim00001".into()]
 }
 
 impl NodeSpec {
@@ -290,17 +322,25 @@ pub struct VmSpec {
     /// Data disks.
     #[serde(default)]
     pub data_disks: Vec<DiskSpec>,
+    /// Security groups.
+    #[serde(default = "default_security_groups")]
+    pub security_group_ids: Vec<String>,
+    /// SSH key pairs.
+    #[serde(default = "default_key_ids")]
+    pub key_ids: Vec<String>,
 }
 
 fn default_state() -> String {
     "RUNNING".into()
 }
 
-/// Injected faults.
+/// Injected faults. Ratios are applied deterministically, not at random, so that a test sees
+/// the same faults on every run: see [`nth_is_faulted`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Faults {
-    /// Probability (0..1) that a TKE/CVM call answers RequestLimitExceeded.
+    /// Share (0..1) of TKE/CVM calls, counted per action, that answer RequestLimitExceeded.
+    #[serde(alias = "tkeThrottleRatio")]
     pub tke_throttle_rate: f64,
     /// Requests per second per action before RequestLimitExceeded (real TKE: 20).
     pub tke_rate_limit: Option<u32>,
@@ -308,10 +348,31 @@ pub struct Faults {
     pub add_fail_times: u32,
     /// Instances whose add answers TimeoutInstanceIds (the add still happens).
     pub add_timeout_instance_ids: Vec<String>,
-    /// Probability (0..1) that a Kubernetes resource request answers 500/503.
+    /// Instances whose add answers TimeoutInstanceIds and did not happen (the VM stays outside
+    /// the cluster, not reinstalled).
+    pub add_timeout_failed_instance_ids: Vec<String>,
+    /// Share (0..1) of Kubernetes resource requests that answer 500 or 503.
+    #[serde(alias = "apiServer5xxRatio")]
     pub api_server_5xx_rate: f64,
     /// Pods take their full grace period (plus this many seconds) to terminate.
     pub slow_termination_seconds: Option<f64>,
+}
+
+/// Whether the `k`-th call (1-based) of a stream is faulted under `ratio`: when
+/// `floor(k * ratio) > floor((k - 1) * ratio)`. Exactly `floor(n * ratio)` of the first `n` calls
+/// are faulted, evenly spread (0.3: the 4th, 7th, 10th...; 0.5: every second), the first call
+/// goes through unless `ratio >= 1`, and the same sequence of calls always meets the same faults.
+pub fn nth_is_faulted(k: u64, ratio: f64) -> bool {
+    const PARTS: u64 = 1_000_000;
+    if k == 0 || ratio.is_nan() || ratio <= 0.0 {
+        return false;
+    }
+    if ratio >= 1.0 {
+        return true;
+    }
+    let p = (ratio * PARTS as f64).round() as u64;
+    let hits = |n: u64| (u128::from(n) * u128::from(p)) / u128::from(PARTS);
+    hits(k) > hits(k - 1)
 }
 
 /// A generated big cluster.
@@ -375,6 +436,26 @@ impl Scenario {
                     n.node_name()
                 )));
             }
+            if let Some(k) = n
+                .node_only_labels
+                .keys()
+                .find(|k| n.labels.contains_key(*k))
+            {
+                return Err(ScenarioError::Invalid(format!(
+                    "node {}: label {k} is in both labels and nodeOnlyLabels",
+                    n.node_name()
+                )));
+            }
+        }
+        for (name, r) in [
+            ("tkeThrottleRate", self.faults.tke_throttle_rate),
+            ("apiServer5xxRate", self.faults.api_server_5xx_rate),
+        ] {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(ScenarioError::Invalid(format!(
+                    "faults.{name} is {r}: use a share between 0 and 1"
+                )));
+            }
         }
         for (i, o) in self.objects.iter().enumerate() {
             let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -411,6 +492,8 @@ impl Scenario {
                 extended: BTreeMap::new(),
                 labels: BTreeMap::new(),
                 taints: vec![],
+                node_only_labels: BTreeMap::new(),
+                node_only_taints: vec![],
                 unschedulable: false,
                 charge_type: if i % 3 == 0 {
                     "PREPAID".into()
@@ -419,6 +502,8 @@ impl Scenario {
                 },
                 data_disks: vec![],
                 node_pool_id: None,
+                security_group_ids: default_security_groups(),
+                key_ids: default_key_ids(),
             });
         }
         let node_names: Vec<String> = self
@@ -551,5 +636,55 @@ mod tests {
         let s = Scenario::from_yaml("nodes:\n- lanIp: 10.0.0.1\n").expect("ok");
         assert_eq!(s.nodes[0].node_name(), "10.0.0.1");
         assert!(s.nodes[0].instance_id().starts_with("ins-"));
+    }
+
+    #[test]
+    fn fault_shares_are_exact_and_evenly_spread() {
+        let faulted = |ratio: f64, n: u64| (1..=n).filter(|k| nth_is_faulted(*k, ratio)).count();
+        assert_eq!(faulted(0.3, 100), 30);
+        assert_eq!(faulted(0.3, 10), 3);
+        assert_eq!(faulted(0.5, 9), 4);
+        assert_eq!(faulted(0.0, 50), 0);
+        assert_eq!(faulted(1.0, 50), 50);
+        let at: Vec<u64> = (1..=10).filter(|k| nth_is_faulted(*k, 0.3)).collect();
+        assert_eq!(at, vec![4, 7, 10]);
+        assert!(!nth_is_faulted(1, 0.99), "the first call goes through");
+    }
+
+    #[test]
+    fn vms_default_to_one_security_group_and_key_and_ratios_take_either_name() {
+        let s = Scenario::from_yaml(
+            "nodes:\n- lanIp: 10.0.0.1\nvms:\n- {instanceId: ins-x, lanIp: 10.0.0.2}\nfaults: {tkeThrottleRatio: 0.3, apiServer5xxRatio: 0.1}\n",
+        )
+        .expect("ok");
+        assert_eq!(s.nodes[0].security_group_ids, vec!["sg-sim00001"]);
+        assert_eq!(s.nodes[0].key_ids, vec!["skey-sim00001"]);
+        assert_eq!(s.vms[0].security_group_ids, vec!["sg-sim00001"]);
+        assert_eq!(s.faults.tke_throttle_rate, 0.3);
+        assert_eq!(s.faults.api_server_5xx_rate, 0.1);
+        assert!(Scenario::from_yaml("faults: {tkeThrottleRate: 30}\n").is_err());
+    }
+
+    #[test]
+    fn a_label_cannot_be_both_tke_managed_and_hand_added() {
+        let e = Scenario::from_yaml(
+            "nodes:\n- {lanIp: 10.0.0.1, labels: {a: x}, nodeOnlyLabels: {a: y}}\n",
+        )
+        .expect_err("ambiguous");
+        assert!(e.to_string().contains("nodeOnlyLabels"), "{e}");
+    }
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenarios dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 4, "{seen}");
     }
 }

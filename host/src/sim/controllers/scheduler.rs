@@ -70,7 +70,11 @@ fn volume_needs(store: &Store, ns: &str, spec: &Value) -> Vec<VolumeNeed> {
     out
 }
 
-/// An available PV of `class` usable on `node`, if the class has static PVs at all.
+/// Annotation of the PVs the sim provisions dynamically (real provisioners set it too).
+const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
+
+/// An available PV of `class` usable on `node`, if the class has static PVs at all (PVs
+/// provisioned for other claims of the class do not make it static).
 fn find_pv(
     pvs: &[Arc<Object>],
     class: &str,
@@ -84,6 +88,9 @@ fn find_pv(
             .and_then(Value::as_str)
             .unwrap_or("")
             != class
+            || v.pointer("/metadata/annotations")
+                .and_then(|a| a.get(PROVISIONED_BY))
+                .is_some()
         {
             continue;
         }
@@ -336,7 +343,7 @@ fn bind_claim(store: &Store, ns: &str, claim: &str, pv: &str) {
     let pvc_v = pvc.value();
     let pv_name = if pv.is_empty() {
         let name = format!("pvc-{pvc_uid}");
-        let pv = json!({"metadata": {"name": name},
+        let pv = json!({"metadata": {"name": name, "annotations": {PROVISIONED_BY: "com.tencent.cloud.csi.cbs"}},
             "spec": {"capacity": pvc_v.pointer("/spec/resources/requests").cloned().unwrap_or(json!({"storage": "10Gi"})),
                      "accessModes": pvc_v.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"])),
                      "storageClassName": pvc_v.pointer("/spec/storageClassName").cloned().unwrap_or(json!("")),

@@ -22,10 +22,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
 
 use crate::sim::resource::Res;
-use crate::sim::scenario::Faults;
+use crate::sim::scenario::{Faults, nth_is_faulted};
 use crate::sim::store::Store;
 use status::{ApiError, json_response};
 
@@ -44,6 +43,8 @@ pub struct KubeApi {
     pub address: String,
     /// Injected faults (API 5xx rate).
     pub faults: Faults,
+    /// Resource requests so far, for the deterministic 5xx share.
+    pub resource_requests: std::sync::atomic::AtomicU64,
 }
 
 /// The router: everything goes through one handler that parses Kubernetes paths itself.
@@ -228,22 +229,29 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         }
         Route::Resource(t) => t,
     };
-    let rate = api.faults.api_server_5xx_rate;
-    if rate > 0.0 && rand::rng().random_bool(rate.clamp(0.0, 1.0)) {
-        return if rand::rng().random_bool(0.5) {
-            ApiError::new(
-                500,
-                "InternalError",
-                "Internal error occurred: injected fault (etcdserver: request timed out)",
-            )
-        } else {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                "the server is currently unable to handle the request (injected fault)",
-            )
+    let ratio = api.faults.api_server_5xx_rate;
+    if ratio > 0.0 {
+        let k = api
+            .resource_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if nth_is_faulted(k, ratio) {
+            // Alternate the two answers an overloaded API server gives.
+            return if k.is_multiple_of(2) {
+                ApiError::new(
+                    500,
+                    "InternalError",
+                    "Internal error occurred: injected fault (etcdserver: request timed out)",
+                )
+            } else {
+                ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request (injected fault)",
+                )
+            }
+            .into_response();
         }
-        .into_response();
     }
     let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::state::{FormattedDisk, Membership, TkeState, Vm};
+use super::state::{AddRecord, FormattedDisk, Membership, TkeState, Vm};
 use super::{TkeApi, TkeError};
 use crate::sim::clock::Clock;
 use crate::sim::resource::Res;
@@ -299,6 +299,166 @@ fn delete_cluster_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Resul
     )
 }
 
+/// `LoginSettings` of an add, validated as TKE does: exactly one of Password, a single KeyIds
+/// entry, or KeepImageLogin.
+struct Login {
+    key_ids: Vec<String>,
+    keep_image_login: bool,
+    password_set: bool,
+}
+
+fn login_settings(p: &Value) -> Result<Login, TkeError> {
+    let l = match p.get("LoginSettings") {
+        None | Some(Value::Null) => &Value::Null,
+        Some(l @ Value::Object(_)) => l,
+        Some(_) => {
+            return Err(TkeError::invalid(
+                "The value type of parameter `LoginSettings` is not valid: expected Object.",
+            ));
+        }
+    };
+    let password_set = opt_str(l, "Password")?.is_some_and(|s| !s.is_empty());
+    let key_ids = str_array(l, "KeyIds")
+        .map_err(|_| {
+            TkeError::invalid(
+                "The value type of parameter `LoginSettings.KeyIds` is not valid: expected Array of String.",
+            )
+        })?
+        .unwrap_or_default();
+    let keep_image_login = match l.get("KeepImageLogin") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) if s == "true" || s == "TRUE" => true,
+        Some(Value::String(s)) if s == "false" || s == "FALSE" || s.is_empty() => false,
+        Some(v) => {
+            return Err(TkeError::invalid(format!(
+                "LoginSettings.KeepImageLogin {v} is not valid: use \"true\" or \"false\"."
+            )));
+        }
+    };
+    if !password_set && key_ids.is_empty() && !keep_image_login {
+        return Err(TkeError::invalid(
+            "LoginSettings is required when adding existing instances: set Password, KeyIds or KeepImageLogin.",
+        ));
+    }
+    if password_set && !key_ids.is_empty() {
+        return Err(TkeError::invalid(
+            "LoginSettings: a key and a password cannot be specified at the same time.",
+        ));
+    }
+    if keep_image_login && (password_set || !key_ids.is_empty()) {
+        return Err(TkeError::invalid(
+            "LoginSettings.KeepImageLogin cannot be specified together with Password or KeyIds.",
+        ));
+    }
+    if key_ids.len() > 1 {
+        return Err(TkeError::invalid(
+            "LoginSettings: only a single KeyIds entry is supported when adding existing instances.",
+        ));
+    }
+    if let Some(k) = key_ids.iter().find(|k| !k.starts_with("skey-")) {
+        return Err(TkeError::invalid(format!(
+            "LoginSettings.KeyIds: the key ID `{k}` is malformed."
+        )));
+    }
+    Ok(Login {
+        key_ids,
+        keep_image_login,
+        password_set,
+    })
+}
+
+/// `NodePool` of an add: (NodePoolId, AddToNodePool, InheritConfigurationFromNodePool).
+fn node_pool_option(
+    st: &TkeState,
+    p: &Value,
+) -> Result<(String, Option<bool>, Option<bool>), TkeError> {
+    let np = match p.get("NodePool") {
+        None | Some(Value::Null) => return Ok((String::new(), None, None)),
+        Some(np @ Value::Object(_)) => np,
+        Some(_) => {
+            return Err(TkeError::invalid(
+                "The value type of parameter `NodePool` is not valid: expected Object.",
+            ));
+        }
+    };
+    let flag = |k: &str| match np.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(TkeError::invalid(format!(
+            "The value type of parameter `NodePool.{k}` is not valid: expected Boolean."
+        ))),
+    };
+    let id = opt_str(np, "NodePoolId")?.unwrap_or("").to_owned();
+    if !id.is_empty() && !st.known_node_pools.contains(&id) {
+        return Err(TkeError::invalid(format!(
+            "NodePool.NodePoolId {id} does not exist in cluster {}.",
+            st.cluster.id
+        )));
+    }
+    Ok((
+        id,
+        flag("AddToNodePool")?,
+        flag("InheritConfigurationFromNodePool")?,
+    ))
+}
+
+/// The data disks an add mounts: (index into the VM's disks, mount target, file system). A
+/// `DiskPartition` names the disk; without one the n-th entry is the n-th disk. `MountTarget` of
+/// the settings themselves mounts the first data disk.
+fn mount_plan(vm: &Vm, settings: &Value) -> Result<Vec<(usize, String, String)>, String> {
+    let mut targets = Vec::new();
+    if let Some(mt) = settings
+        .get("MountTarget")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        && !vm.data_disks.is_empty()
+    {
+        targets.push((0, mt.to_owned(), "ext4".to_owned()));
+    }
+    for (j, d) in settings
+        .get("DataDisks")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let mt = d.get("MountTarget").and_then(Value::as_str).unwrap_or("");
+        let auto = d
+            .get("AutoFormatAndMount")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if mt.is_empty() || !auto {
+            continue;
+        }
+        let index = match d
+            .get("DiskPartition")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            Some(dev) => vm
+                .data_disks
+                .iter()
+                .position(|x| x.device == dev)
+                .ok_or_else(|| {
+                    format!(
+                        "InstanceId {} data disk partition {dev} does not exist on the instance",
+                        vm.instance_id
+                    )
+                })?,
+            None if j < vm.data_disks.len() => j,
+            None => continue,
+        };
+        let fs = d
+            .get("FileSystem")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("ext4");
+        targets.push((index, mt.to_owned(), fs.to_owned()));
+    }
+    Ok(targets)
+}
+
 fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<Value, TkeError> {
     check_known(
         p,
@@ -323,28 +483,25 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
     let ids = str_array(p, "InstanceIds")?
         .filter(|i| !i.is_empty())
         .ok_or_else(|| TkeError::missing("InstanceIds"))?;
-    let login = p.get("LoginSettings").filter(|l| l.is_object());
-    let has_login = login.is_some_and(|l| {
-        l.get("Password")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
-            || l.get("KeyIds")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-            || l.get("KeepImageLogin").and_then(Value::as_str) == Some("true")
-    });
-    if !has_login {
-        return Err(TkeError::invalid(
-            "LoginSettings is required when adding existing instances: set Password, KeyIds or KeepImageLogin.",
-        ));
-    }
-    if let Some(sgs) = str_array(p, "SecurityGroupIds")?
-        && sgs.len() > 1
-    {
+    let login = login_settings(p)?;
+    let sgs = str_array(p, "SecurityGroupIds")?.unwrap_or_default();
+    if sgs.len() > 1 {
         return Err(TkeError::invalid(
             "Only one security group can be set in SecurityGroupIds.",
         ));
     }
+    if let Some(sg) = sgs.iter().find(|g| !st.known_security_groups.contains(*g)) {
+        return Err(TkeError::invalid(format!(
+            "SecurityGroupIds: the security group {sg} does not exist."
+        )));
+    }
+    let (pool_id, add_to_pool, inherit) = node_pool_option(st, p)?;
+    // A pool ID with AddToNodePool explicitly false adds the instance outside any pool.
+    let pool = if add_to_pool == Some(false) {
+        String::new()
+    } else {
+        pool_id.clone()
+    };
     let overrides = p
         .get("InstanceAdvancedSettingsOverrides")
         .and_then(Value::as_array)
@@ -359,11 +516,12 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
         .get("InstanceAdvancedSettings")
         .cloned()
         .unwrap_or(json!({}));
-    let pool = p
-        .pointer("/NodePool/NodePoolId")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let host_name = opt_str(p, "HostName")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let image_id = opt_str(p, "ImageId")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
     let inject_failure = st.add_failures_left > 0;
     if inject_failure {
         st.add_failures_left -= 1;
@@ -372,6 +530,7 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
     let add_after = Duration::from_secs_f64(st.add_seconds.max(0.0));
     let (mut succ, mut failed, mut timeout, mut reasons) = (vec![], vec![], vec![], vec![]);
     let cluster_id = st.cluster.id.clone();
+    let default_sg = st.cluster.default_security_group_id.clone();
     for (i, id) in ids.iter().enumerate() {
         let settings = overrides
             .get(i)
@@ -404,34 +563,28 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
             ));
             continue;
         }
+        if let Some(pos) = st
+            .faults
+            .add_timeout_failed_instance_ids
+            .iter()
+            .position(|x| x == id)
+        {
+            // The answer timed out and the add did not happen: only re-reading tells.
+            st.faults.add_timeout_failed_instance_ids.remove(pos);
+            timeout.push(id.clone());
+            continue;
+        }
+        let targets = match mount_plan(vm, &settings) {
+            Ok(t) => t,
+            Err(reason) => {
+                failed.push(id.clone());
+                reasons.push(reason);
+                continue;
+            }
+        };
         // The OS is reinstalled; data disks TKE is told to mount are formatted unless they
         // already carry ext3/ext4/xfs.
         vm.os_reinstalls += 1;
-        let mut targets: Vec<(usize, String, String)> = Vec::new();
-        if let Some(mt) = settings
-            .get("MountTarget")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            targets.push((0, mt.to_owned(), "ext4".to_owned()));
-        }
-        if let Some(dds) = settings.get("DataDisks").and_then(Value::as_array) {
-            for (j, d) in dds.iter().enumerate() {
-                let mt = d.get("MountTarget").and_then(Value::as_str).unwrap_or("");
-                let auto = d
-                    .get("AutoFormatAndMount")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if !mt.is_empty() && auto {
-                    let fs = d
-                        .get("FileSystem")
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("ext4");
-                    targets.push((j, mt.to_owned(), fs.to_owned()));
-                }
-            }
-        }
         for (j, mt, fs) in targets {
             let Some(disk) = vm.data_disks.get_mut(j) else {
                 continue;
@@ -452,6 +605,14 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
             }
             disk.mount_target = Some(mt);
         }
+        // The reinstall binds the given group (TKE binds the default group when none is given)
+        // and the given key; a password or the image's login settings leave no key pair.
+        vm.security_group_ids = if sgs.is_empty() {
+            vec![default_sg.clone()]
+        } else {
+            sgs.clone()
+        };
+        vm.key_ids = login.key_ids.clone();
         if let Some(script) = settings
             .get("UserScript")
             .and_then(Value::as_str)
@@ -464,18 +625,25 @@ fn add_existed_instances(st: &mut TkeState, api: &TkeApi, p: &Value) -> Result<V
                 .unwrap_or_else(|| script.to_owned());
             st.user_scripts.push((id.clone(), decoded));
         }
-        let node_name = p
-            .get("HostName")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| vm.lan_ip.clone());
+        let node_name = host_name.clone().unwrap_or_else(|| vm.lan_ip.clone());
         vm.membership = Some(Membership {
             node_name,
             state: "initializing".into(),
-            advanced_settings: settings,
+            advanced_settings: settings.clone(),
             node_pool_id: pool.clone(),
             created_time: Clock::wall_rfc3339(),
+            added_with: Some(AddRecord {
+                security_group_ids: sgs.clone(),
+                key_ids: login.key_ids.clone(),
+                keep_image_login: login.keep_image_login,
+                password_set: login.password_set,
+                node_pool_id: pool_id.clone(),
+                add_to_node_pool: add_to_pool,
+                inherit_configuration_from_node_pool: inherit,
+                host_name: host_name.clone(),
+                image_id: image_id.clone(),
+                advanced_settings: settings,
+            }),
             ready_at: Some(now + add_after),
         });
         if st.faults.add_timeout_instance_ids.contains(id) {
@@ -643,7 +811,7 @@ fn describe_instances(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
                 "ImageId": "img-sim00001", "RenewFlag": if vm.charge_type == "PREPAID" { "NOTIFY_AND_AUTO_RENEW" } else { "" },
                 "CreatedTime": vm.created_time,
                 "ExpiredTime": if vm.charge_type == "PREPAID" { json!("2030-01-01T00:00:00Z") } else { Value::Null },
-                "OsName": "TencentOS Server 3.1 (TK4)", "SecurityGroupIds": ["sg-sim00001"], "LoginSettings": {"KeyIds": []},
+                "OsName": "TencentOS Server 3.1 (TK4)", "SecurityGroupIds": vm.security_group_ids, "LoginSettings": {"KeyIds": vm.key_ids},
                 "InstanceState": vm.state, "Tags": [], "StopChargingMode": "NOT_APPLICABLE",
                 "Uuid": vm.instance_id, "LatestOperation": if vm.os_reinstalls > 0 { "ResetInstance" } else { "" },
                 "LatestOperationState": if vm.os_reinstalls > 0 { "SUCCESS" } else { "" }, "LatestOperationRequestId": "",

@@ -13,9 +13,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::sim::scenario::nth_is_faulted;
 use crate::sim::store::{Store, new_uid};
 use crate::tke::sign;
 use state::{ActionRecord, TkeState};
@@ -181,10 +181,16 @@ fn authenticate(
     Ok(service)
 }
 
+/// RequestLimitExceeded for this call? The injected share is counted per action and spread
+/// deterministically ([`nth_is_faulted`]); then the real per-action, per-second limit applies.
 fn throttled(state: &mut TkeState, action: &str) -> bool {
-    let rate = state.faults.tke_throttle_rate;
-    if rate > 0.0 && rand::rng().random_bool(rate.clamp(0.0, 1.0)) {
-        return true;
+    let ratio = state.faults.tke_throttle_rate;
+    if ratio > 0.0 {
+        let k = state.throttle_calls.entry(action.to_owned()).or_insert(0);
+        *k += 1;
+        if nth_is_faulted(*k, ratio) {
+            return true;
+        }
     }
     let limit = state
         .faults

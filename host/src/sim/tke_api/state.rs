@@ -3,7 +3,7 @@
 //! happened (every action called, disks formatted, VMs terminated, user scripts received) for
 //! tests to inspect.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -25,6 +25,8 @@ pub struct Disk {
     pub mount_target: Option<String>,
     /// Size in GB.
     pub size_gb: u64,
+    /// Block device, e.g. `/dev/vdb` (TKE's DiskPartition).
+    pub device: String,
     /// False once the sim formatted it.
     pub has_original_data: bool,
 }
@@ -42,9 +44,38 @@ pub struct Membership {
     pub node_pool_id: String,
     /// When it was added.
     pub created_time: String,
+    /// What AddExistedInstances was given; `None` for a node that was in the scenario at start.
+    pub added_with: Option<AddRecord>,
     /// Simulated time at which an initializing node appears.
     #[serde(skip)]
     pub ready_at: Option<Duration>,
+}
+
+/// What one AddExistedInstances call was given for an instance, so that a test can check that a
+/// recycled node came back with the pool, security group, keys and settings it had. Never holds
+/// a password, only whether one was set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AddRecord {
+    /// `SecurityGroupIds` as sent (empty: TKE bound the default group).
+    pub security_group_ids: Vec<String>,
+    /// `LoginSettings.KeyIds` as sent.
+    pub key_ids: Vec<String>,
+    /// `LoginSettings.KeepImageLogin` was `"true"`.
+    pub keep_image_login: bool,
+    /// `LoginSettings.Password` was set.
+    pub password_set: bool,
+    /// `NodePool.NodePoolId` as sent (empty: none).
+    pub node_pool_id: String,
+    /// `NodePool.AddToNodePool` as sent.
+    pub add_to_node_pool: Option<bool>,
+    /// `NodePool.InheritConfigurationFromNodePool` as sent.
+    pub inherit_configuration_from_node_pool: Option<bool>,
+    /// `HostName` as sent.
+    pub host_name: Option<String>,
+    /// `ImageId` as sent.
+    pub image_id: Option<String>,
+    /// The InstanceAdvancedSettings that applied to this instance (the override or the default).
+    pub advanced_settings: Value,
 }
 
 /// A CVM instance.
@@ -68,6 +99,10 @@ pub struct Vm {
     pub memory_gb: i64,
     /// Data disks.
     pub data_disks: Vec<Disk>,
+    /// Security groups it is bound to.
+    pub security_group_ids: Vec<String>,
+    /// SSH key pairs it accepts (CVM `LoginSettings.KeyIds`).
+    pub key_ids: Vec<String>,
     /// Cluster membership.
     pub membership: Option<Membership>,
     /// How many times the OS was reinstalled by AddExistedInstances.
@@ -128,6 +163,12 @@ pub struct TkeState {
     pub add_seconds: f64,
     /// (action, unix second) -> calls, for the per-action rate limit.
     pub rate: BTreeMap<String, (u64, u32)>,
+    /// Calls per action so far, for the deterministic throttling ratio.
+    pub throttle_calls: BTreeMap<String, u64>,
+    /// Node pools some node of the scenario has been in: the pools AddExistedInstances accepts.
+    pub known_node_pools: BTreeSet<String>,
+    /// Security groups AddExistedInstances accepts.
+    pub known_security_groups: BTreeSet<String>,
 }
 
 fn disks(specs: &[DiskSpec], instance_id: &str) -> Vec<Disk> {
@@ -141,6 +182,11 @@ fn disks(specs: &[DiskSpec], instance_id: &str) -> Vec<Disk> {
             file_system: d.file_system.clone().filter(|f| !f.is_empty()),
             mount_target: d.mount_target.clone(),
             size_gb: d.size_gb,
+            device: d
+                .device
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| format!("/dev/vd{}", char::from(b'b' + (i % 24) as u8))),
             has_original_data: true,
         })
         .collect()
@@ -243,7 +289,7 @@ impl TkeState {
                 "Labels": n.labels.iter().map(|(k, v)| json!({"Name": k, "Value": v})).collect::<Vec<_>>(),
                 "Taints": n.taints.iter().map(|t| json!({"Key": t.key, "Value": t.value, "Effect": t.effect})).collect::<Vec<_>>(),
                 "DataDisks": data_disks.iter().map(|d| json!({"DiskType": "CLOUD_PREMIUM", "FileSystem": d.file_system.clone().unwrap_or_default(),
-                    "DiskSize": d.size_gb, "AutoFormatAndMount": d.mount_target.is_some(), "MountTarget": d.mount_target.clone().unwrap_or_default(), "DiskPartition": ""})).collect::<Vec<_>>(),
+                    "DiskSize": d.size_gb, "AutoFormatAndMount": d.mount_target.is_some(), "MountTarget": d.mount_target.clone().unwrap_or_default(), "DiskPartition": d.device})).collect::<Vec<_>>(),
                 "ExtraArgs": {"Kubelet": []}, "DesiredPodNumber": n.pods, "GPUArgs": null, "PreStartUserScript": null
             });
             vms.insert(
@@ -258,12 +304,15 @@ impl TkeState {
                     cpu,
                     memory_gb,
                     data_disks,
+                    security_group_ids: n.security_group_ids.clone(),
+                    key_ids: n.key_ids.clone(),
                     membership: Some(Membership {
                         node_name: n.node_name().to_owned(),
                         state: "running".into(),
                         advanced_settings: settings,
                         node_pool_id: n.node_pool_id.clone().unwrap_or_default(),
                         created_time: now.clone(),
+                        added_with: None,
                         ready_at: None,
                     }),
                     os_reinstalls: 0,
@@ -275,6 +324,19 @@ impl TkeState {
         for v in &s.vms {
             vms.insert(v.instance_id.clone(), vm_outside(v, &s.cluster.zone, &now));
         }
+        let known_node_pools = s
+            .nodes
+            .iter()
+            .filter_map(|n| n.node_pool_id.clone())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let known_security_groups = vms
+            .values()
+            .flat_map(|vm| vm.security_group_ids.iter().cloned())
+            .chain(s.cluster.security_groups.iter().cloned())
+            .chain(std::iter::once(s.cluster.default_security_group_id.clone()))
+            .filter(|g| !g.is_empty())
+            .collect();
         TkeState {
             cluster: s.cluster.clone(),
             vms,
@@ -286,10 +348,14 @@ impl TkeState {
             add_failures_left: s.faults.add_fail_times,
             add_seconds: s.timing.add_instance_seconds,
             rate: BTreeMap::new(),
+            throttle_calls: BTreeMap::new(),
+            known_node_pools,
+            known_security_groups,
         }
     }
 
-    /// Node objects for the VMs in the cluster at start.
+    /// Node objects for the VMs in the cluster at start: what TKE set (`labels`, `taints`) plus
+    /// what an operator added by hand since (`nodeOnlyLabels`, `nodeOnlyTaints`).
     pub fn initial_nodes(&self) -> Vec<Value> {
         self.vms
             .values()
@@ -299,14 +365,17 @@ impl TkeState {
                 let taints: Vec<Value> = t
                     .taints
                     .iter()
+                    .chain(&t.node_only_taints)
                     .map(|x| json!({"key": x.key, "value": x.value, "effect": x.effect}))
                     .collect();
+                let mut labels = t.labels.clone();
+                labels.extend(t.node_only_labels.clone());
                 Some(node_object(
                     &self.cluster,
                     vm,
                     t,
                     &m.node_name,
-                    &t.labels,
+                    &labels,
                     &taints,
                     t.unschedulable,
                 ))
@@ -383,10 +452,14 @@ fn vm_outside(v: &VmSpec, zone: &str, now: &str) -> Vm {
         extended: BTreeMap::new(),
         labels: BTreeMap::new(),
         taints: vec![],
+        node_only_labels: BTreeMap::new(),
+        node_only_taints: vec![],
         unschedulable: false,
         charge_type: v.charge_type.clone(),
         data_disks: v.data_disks.clone(),
         node_pool_id: None,
+        security_group_ids: v.security_group_ids.clone(),
+        key_ids: v.key_ids.clone(),
     };
     Vm {
         instance_id: v.instance_id.clone(),
@@ -398,9 +471,46 @@ fn vm_outside(v: &VmSpec, zone: &str, now: &str) -> Vm {
         cpu: 4,
         memory_gb: 16,
         data_disks: disks(&v.data_disks, &v.instance_id),
+        security_group_ids: v.security_group_ids.clone(),
+        key_ids: v.key_ids.clone(),
         membership: None,
         os_reinstalls: 0,
         created_time: now.to_owned(),
         node_template: template,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_added_labels_and_taints_are_on_the_node_but_not_in_tke_settings() {
+        let s = Scenario::from_yaml(
+            "nodes:\n- lanIp: 10.0.0.1\n  nodePoolId: np-a\n  labels: {env: demo}\n  nodeOnlyLabels: {dedicated: payments}\n  nodeOnlyTaints: [{key: dedicated, value: payments, effect: NoSchedule}]\n",
+        )
+        .expect("scenario");
+        let st = TkeState::from_scenario(&s);
+        let node = &st.initial_nodes()[0];
+        assert_eq!(node["metadata"]["labels"]["dedicated"], "payments");
+        assert_eq!(node["metadata"]["labels"]["env"], "demo");
+        assert_eq!(
+            node["metadata"]["labels"]["tke.cloud.tencent.com/nodepool-id"],
+            "np-a"
+        );
+        assert_eq!(node["spec"]["taints"][0]["key"], "dedicated");
+        let settings = &st.vms[&s.nodes[0].instance_id()]
+            .membership
+            .as_ref()
+            .expect("member")
+            .advanced_settings;
+        assert_eq!(
+            settings["Labels"],
+            json!([{"Name": "env", "Value": "demo"}])
+        );
+        assert_eq!(settings["Taints"], json!([]));
+        assert!(st.known_node_pools.contains("np-a"));
+        assert!(st.known_security_groups.contains("sg-sim00001"));
+        assert!(st.known_security_groups.contains("sg-default0"));
     }
 }
