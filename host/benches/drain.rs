@@ -58,7 +58,8 @@ async fn start(text: &str) -> SimHandle {
         .await
         .expect("practice cluster starts");
     assert!(
-        sim.wait_until(Duration::from_secs(60), SimHandle::settled).await,
+        sim.wait_until(Duration::from_secs(60), SimHandle::settled)
+            .await,
         "the bench cluster did not settle"
     );
     sim
@@ -108,7 +109,12 @@ async fn kubectl(sim: &SimHandle, node: &str) -> (Duration, u64) {
         .arg(&sim.kubeconfig)
         .arg("--cache-dir")
         .arg(cache.path())
-        .args(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data"])
+        .args([
+            "drain",
+            node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+        ])
         .output()
         .await
         .expect("kubectl runs (is it on PATH?)");
@@ -132,22 +138,35 @@ async fn drain_comparison() {
         let sim = start(SCENARIO).await;
         let (node, pods) = busiest(&sim);
         let (wall, requests) = ours(&sim, &node).await;
-        println!("round {round}: tke-recycle drain {node} ({pods} pods): {wall:.2?}, {requests} API requests");
+        println!(
+            "round {round}: tke-recycle drain {node} ({pods} pods): {wall:.2?}, {requests} API requests"
+        );
         t_ours.push(wall.as_secs_f64());
         r_ours.push(requests as f64);
         drop(sim);
         let sim = start(SCENARIO).await;
         let (node, pods) = busiest(&sim);
         let (wall, requests) = kubectl(&sim, &node).await;
-        println!("round {round}: kubectl drain     {node} ({pods} pods): {wall:.2?}, {requests} API requests");
+        println!(
+            "round {round}: kubectl drain     {node} ({pods} pods): {wall:.2?}, {requests} API requests"
+        );
         t_kubectl.push(wall.as_secs_f64());
         r_kubectl.push(requests as f64);
     }
-    let (to, tk, ro, rk) = (median(t_ours), median(t_kubectl), median(r_ours), median(r_kubectl));
+    let (to, tk, ro, rk) = (
+        median(t_ours),
+        median(t_kubectl),
+        median(r_ours),
+        median(r_kubectl),
+    );
     println!("drain of a 110-pod node, medians of {ROUNDS}:");
     println!("  tke-recycle drain: {to:.2} s, {ro:.0} API requests");
     println!("  kubectl drain:     {tk:.2} s, {rk:.0} API requests");
-    println!("  wall time ratio {:.2} (target <= 0.8), request ratio {:.2} (target <= 1)", to / tk, ro / rk);
+    println!(
+        "  wall time ratio {:.2} (target <= 0.8), request ratio {:.2} (target <= 1)",
+        to / tk,
+        ro / rk
+    );
 }
 
 async fn overhead_per_node() {
@@ -158,7 +177,16 @@ async fn overhead_per_node() {
         let sim = start(&text).await;
         let state = tempfile::tempdir().expect("tempdir");
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tke-recycle"))
-            .args(["run", "--cluster", &sim.cluster_id, "--node", "10.0.8.11", "--yes", "-o", "json"])
+            .args([
+                "run",
+                "--cluster",
+                &sim.cluster_id,
+                "--node",
+                "10.0.8.11",
+                "--yes",
+                "-o",
+                "json",
+            ])
             .args(["--tke-endpoint", &sim.tke_url])
             .env("KUBECONFIG", &sim.kubeconfig)
             .env("TENCENTCLOUD_SECRET_ID", &sim.secret_id)
@@ -183,7 +211,10 @@ async fn overhead_per_node() {
         );
         overheads.push(wall - waited);
     }
-    println!("host overhead per recycled node (median of {ROUNDS}): {:.0} ms", median(overheads));
+    println!(
+        "host overhead per recycled node (median of {ROUNDS}): {:.0} ms",
+        median(overheads)
+    );
 }
 
 fn main() {

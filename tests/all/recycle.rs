@@ -28,7 +28,8 @@ pub async fn demo_sim(speed: f64, edit: impl FnOnce(&mut Scenario)) -> SimHandle
     .await
     .expect("demo scenario starts");
     assert!(
-        sim.wait_until(Duration::from_secs(20), SimHandle::settled).await,
+        sim.wait_until(Duration::from_secs(20), SimHandle::settled)
+            .await,
         "demo scenario did not settle"
     );
     sim
@@ -109,7 +110,11 @@ pub async fn tke_recycle(
 }
 
 /// `run` of `nodes` in the demo cluster with JSON output and `--yes`.
-pub fn run_args<'a>(sim: &'a SimHandle, nodes: &'a [&'a str], extra: &'a [&'a str]) -> Vec<&'a str> {
+pub fn run_args<'a>(
+    sim: &'a SimHandle,
+    nodes: &'a [&'a str],
+    extra: &'a [&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["run", "--cluster", &sim.cluster_id, "-o", "json", "--yes"];
     for n in nodes {
         args.push("--node");
@@ -231,8 +236,16 @@ async fn run_recycles_two_nodes_keeping_vm_pool_labels_taints_and_the_data_disk(
         sim.formatted_disks()
     );
     for instance in ["ins-demo0012", "ins-demo0013"] {
-        assert_eq!(calls(&sim, "DeleteClusterInstances", instance), 1, "{instance}");
-        assert_eq!(calls(&sim, "AddExistedInstances", instance), 1, "{instance}");
+        assert_eq!(
+            calls(&sim, "DeleteClusterInstances", instance),
+            1,
+            "{instance}"
+        );
+        assert_eq!(
+            calls(&sim, "AddExistedInstances", instance),
+            1,
+            "{instance}"
+        );
     }
     let add = sim
         .action_log()
@@ -240,7 +253,10 @@ async fn run_recycles_two_nodes_keeping_vm_pool_labels_taints_and_the_data_disk(
         .find(|a| a.action == "AddExistedInstances" && a.error.is_none())
         .expect("an add");
     assert_eq!(add.params["SecurityGroupIds"], json!(["sg-demo0001"]));
-    assert_eq!(add.params["LoginSettings"]["KeyIds"], json!(["skey-demo0001"]));
+    assert_eq!(
+        add.params["LoginSettings"]["KeyIds"],
+        json!(["skey-demo0001"])
+    );
     assert_eq!(add.params["NodePool"]["NodePoolId"], "np-demo0001");
     assert_eq!(add.params["InstanceAdvancedSettings"]["Unschedulable"], 1);
     let scripts = sim.user_scripts();
@@ -248,12 +264,20 @@ async fn run_recycles_two_nodes_keeping_vm_pool_labels_taints_and_the_data_disk(
         .iter()
         .find(|(i, _)| i == "ins-demo0013")
         .expect("the data-disk node got an init script");
-    assert!(script.contains("/dev/vdb") && script.contains("/data"), "{script}");
-    assert!(!script.contains("mkfs"), "the init script may format: {script}");
+    assert!(
+        script.contains("/dev/vdb") && script.contains("/data"),
+        "{script}"
+    );
+    assert!(
+        !script.contains("mkfs"),
+        "the init script may format: {script}"
+    );
     // The node's events tell the story in `kubectl describe node`.
     let events = sim.store().list(Res::Events, Some("default"));
     assert!(
-        events.iter().any(|e| e.value()["reason"] == "RemovedFromCluster"),
+        events
+            .iter()
+            .any(|e| e.value()["reason"] == "RemovedFromCluster"),
         "no RemovedFromCluster event"
     );
     assert_workloads_healthy(&sim).await;
@@ -265,14 +289,24 @@ async fn run_recycles_two_nodes_keeping_vm_pool_labels_taints_and_the_data_disk(
     assert_eq!(runs[0]["status"]["state"], "done", "{runs}");
     let run_id = runs[0]["run_id"].as_str().expect("run id").to_owned();
     let one = tke_recycle(&sim, journal.path(), &["status", &run_id], &[]).await;
-    assert!(one.stdout.contains("10.0.8.13") && one.stdout.contains("done"), "{}", one.show());
+    assert!(
+        one.stdout.contains("10.0.8.13") && one.stdout.contains("done"),
+        "{}",
+        one.show()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_keep_data_disk_the_reinstall_formats_the_disk() {
     let sim = demo_sim(30.0, |_| {}).await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.13"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.13"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert_back(&sim, "10.0.8.13");
     let formatted = sim.formatted_disks();
@@ -294,14 +328,20 @@ async fn plan_touches_nothing_and_shows_the_add_back() {
         .find(|e| e["step"] == "plan")
         .unwrap_or_else(|| panic!("no plan event: {}", ran.show()));
     let text = plan.to_string();
-    assert!(text.contains("ins-demo0012") && text.contains("np-demo0001"), "{text}");
+    assert!(
+        text.contains("ins-demo0012") && text.contains("np-demo0001"),
+        "{text}"
+    );
     let mutating = sim
         .action_log()
         .into_iter()
         .filter(|a| a.action == "DeleteClusterInstances" || a.action == "AddExistedInstances")
         .count();
     assert_eq!(mutating, 0, "plan called a mutating TKE action");
-    assert_ne!(node(&sim, "10.0.8.12").pointer("/spec/unschedulable"), Some(&json!(true)));
+    assert_ne!(
+        node(&sim, "10.0.8.12").pointer("/spec/unschedulable"),
+        Some(&json!(true))
+    );
     assert!(
         std::fs::read_dir(journal.path()).map_or(true, |mut d| d.next().is_none()),
         "plan wrote a journal"
@@ -312,9 +352,18 @@ async fn plan_touches_nothing_and_shows_the_add_back() {
 async fn drain_evicts_and_leaves_the_node_cordoned_without_tke() {
     let sim = demo_sim(30.0, |_| {}).await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &["drain", "10.0.8.11", "-o", "json", "--yes"], &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &["drain", "10.0.8.11", "-o", "json", "--yes"],
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}", ran.show());
-    assert_eq!(node(&sim, "10.0.8.11").pointer("/spec/unschedulable"), Some(&json!(true)));
+    assert_eq!(
+        node(&sim, "10.0.8.11").pointer("/spec/unschedulable"),
+        Some(&json!(true))
+    );
     let left: Vec<String> = sim
         .pods_on("10.0.8.11")
         .into_iter()
@@ -345,12 +394,19 @@ async fn demo_command_recycles_two_nodes() {
     .expect("demo finishes within two minutes")
     .expect("demo runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for expected in [
         "10.0.8.12: Ready (schedulable), node pool np-demo0001",
         "10.0.8.13: Ready (schedulable), node pool np-demo0001",
         "2 DeleteClusterInstances (retain), 2 AddExistedInstances; VMs terminated: 0; data disks formatted: 0",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
     }
 }

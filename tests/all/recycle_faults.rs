@@ -9,16 +9,20 @@ use serde_json::{Value, json};
 use tke_recycle::sim::SimHandle;
 use tke_recycle::sim::resource::Res;
 
-use super::recycle::{
-    assert_back, assert_no_vm_lost, calls, demo_sim, run_args, tke_recycle,
-};
+use super::recycle::{assert_back, assert_no_vm_lost, calls, demo_sim, run_args, tke_recycle};
 use crate::support::guest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tke_throttling_on_30_percent_of_calls() {
     let sim = demo_sim(30.0, |s| s.faults.tke_throttle_rate = 0.3).await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.11"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_back(&sim, "10.0.8.11");
     assert!(
@@ -34,7 +38,13 @@ async fn tke_throttling_on_30_percent_of_calls() {
 async fn an_add_that_fails_once_is_re_read_then_sent_again() {
     let sim = demo_sim(30.0, |s| s.faults.add_fail_times = 1).await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.11"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_back(&sim, "10.0.8.11");
     // Both answered 200: the first with the instance in FailedInstanceIds.
@@ -49,7 +59,13 @@ async fn an_add_that_times_out_but_succeeded_is_not_sent_again() {
     })
     .await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.11"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_back(&sim, "10.0.8.11");
     assert_eq!(calls(&sim, "AddExistedInstances", "ins-demo0011"), 1);
@@ -91,20 +107,35 @@ async fn a_pdb_that_never_allows_stops_cleanly_with_the_node_uncordoned() {
     assert_eq!(ran.code, Some(3), "{}\n{}", ran.stdout, ran.stderr);
     let events = ran.events();
     assert!(
-        events
-            .iter()
-            .any(|e| e["step"] == "drain" && e["message"].as_str().is_some_and(|m| m.contains("api-frozen"))),
+        events.iter().any(|e| e["step"] == "drain"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("api-frozen"))),
         "the blocking PDB was not named live: {}",
         ran.stdout
     );
-    assert!(events.iter().any(|e| e["step"] == "blocked"), "{}", ran.stdout);
-    let n = sim.get(Res::Nodes, "", &node).expect("node still there");
-    assert_ne!(n.pointer("/spec/unschedulable"), Some(&json!(true)), "left cordoned");
     assert!(
-        sim.action_log().iter().all(|a| a.action != "DeleteClusterInstances"),
+        events.iter().any(|e| e["step"] == "blocked"),
+        "{}",
+        ran.stdout
+    );
+    let n = sim.get(Res::Nodes, "", &node).expect("node still there");
+    assert_ne!(
+        n.pointer("/spec/unschedulable"),
+        Some(&json!(true)),
+        "left cordoned"
+    );
+    assert!(
+        sim.action_log()
+            .iter()
+            .all(|a| a.action != "DeleteClusterInstances"),
         "a blocked node was removed"
     );
-    assert!(ran.end()["resume"].is_string(), "no resume hint: {}", ran.end());
+    assert!(
+        ran.end()["resume"].is_string(),
+        "no resume hint: {}",
+        ran.end()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,21 +154,45 @@ async fn on_blocked_skip_goes_on_with_the_next_node() {
         &run_args(
             &sim,
             &[&blocked, &other],
-            &["--accept", "pdb.zero-budget", "--drain-timeout", "3", "--on-blocked", "skip"],
+            &[
+                "--accept",
+                "pdb.zero-budget",
+                "--drain-timeout",
+                "3",
+                "--on-blocked",
+                "skip",
+            ],
         ),
         &[],
     )
     .await;
-    assert!(ran.events().iter().any(|e| e["step"] == "blocked" && e["node"] == blocked.as_str()), "{}", ran.stdout);
+    assert!(
+        ran.events()
+            .iter()
+            .any(|e| e["step"] == "blocked" && e["node"] == blocked.as_str()),
+        "{}",
+        ran.stdout
+    );
     assert_back(&sim, &other);
-    assert_eq!(ran.code, Some(3), "a skipped node makes the run not a success: {}", ran.stdout);
+    assert_eq!(
+        ran.code,
+        Some(3),
+        "a skipped node makes the run not a success: {}",
+        ran.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_server_errors_are_retried() {
     let sim = demo_sim(30.0, |s| s.faults.api_server_5xx_rate = 0.02).await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.11"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_back(&sim, "10.0.8.11");
 }
@@ -159,12 +214,22 @@ async fn a_second_run_on_the_same_cluster_is_refused_naming_the_holder() {
         assert!(
             sim.wait_until(Duration::from_secs(30), |s| {
                 s.get(Res::Leases, "kube-system", "tke-recycle")
-                    .is_some_and(|l| l["spec"]["holderIdentity"].as_str().is_some_and(|h| h.starts_with("tke-recycle run ")))
+                    .is_some_and(|l| {
+                        l["spec"]["holderIdentity"]
+                            .as_str()
+                            .is_some_and(|h| h.starts_with("tke-recycle run "))
+                    })
             })
             .await,
             "the first run never took the lock"
         );
-        tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.12"], &[]), &[]).await
+        tke_recycle(
+            &sim,
+            journal.path(),
+            &run_args(&sim, &["10.0.8.12"], &[]),
+            &[],
+        )
+        .await
     };
     tokio::select! {
         ran = second => {
@@ -191,20 +256,51 @@ async fn bad_input_is_refused_before_anything_is_touched() {
     .await;
     let journal = tempfile::tempdir().expect("tempdir");
 
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.99.1"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.99.1"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
-    assert!(ran.stderr.contains("no such node in the cluster: 10.0.99.1"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("no such node in the cluster: 10.0.99.1"),
+        "{}",
+        ran.stderr
+    );
 
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.9.9"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.9.9"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(2), "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.events().iter().any(|e| e["step"] == "invalid"), "{}", ran.stdout);
+    assert!(
+        ran.events().iter().any(|e| e["step"] == "invalid"),
+        "{}",
+        ran.stdout
+    );
 
     let config = journal.path().join("recycle.yaml");
     std::fs::write(&config, "cluster: cls-demo0001\nnodez: [10.0.8.11]\n").expect("write");
     let cfg = config.display().to_string();
-    let ran = tke_recycle(&sim, journal.path(), &["run", "--config", &cfg, "--node", "10.0.8.11"], &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &["run", "--config", &cfg, "--node", "10.0.8.11"],
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
-    assert!(ran.stderr.contains("unknown field `nodez`"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("unknown field `nodez`"),
+        "{}",
+        ran.stderr
+    );
 
     let ran = tke_recycle(&sim, journal.path(), &["run", "--node", "10.0.8.11"], &[]).await;
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
@@ -218,7 +314,11 @@ async fn bad_input_is_refused_before_anything_is_touched() {
     );
     for n in ["10.0.8.11", "10.0.9.9"] {
         let node = sim.get(Res::Nodes, "", n).expect("node");
-        assert_ne!(node.pointer("/spec/unschedulable"), Some(&json!(true)), "{n} was cordoned");
+        assert_ne!(
+            node.pointer("/spec/unschedulable"),
+            Some(&json!(true)),
+            "{n} was cordoned"
+        );
     }
 }
 
@@ -233,13 +333,27 @@ async fn the_last_ready_node_is_refused() {
     })
     .await;
     let journal = tempfile::tempdir().expect("tempdir");
-    let ran = tke_recycle(&sim, journal.path(), &run_args(&sim, &["10.0.8.11"], &[]), &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &[]),
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.events().iter().any(|e| e["step"] == "denied"), "{}", ran.stdout);
+    assert!(
+        ran.events().iter().any(|e| e["step"] == "denied"),
+        "{}",
+        ran.stdout
+    );
     let node = sim.get(Res::Nodes, "", "10.0.8.11").expect("node");
     assert_ne!(node.pointer("/spec/unschedulable"), Some(&json!(true)));
     assert_no_vm_lost(&sim);
-    assert!(sim.action_log().iter().all(|a| a.action != "DeleteClusterInstances"));
+    assert!(
+        sim.action_log()
+            .iter()
+            .all(|a| a.action != "DeleteClusterInstances")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,14 +371,90 @@ async fn a_runbook_that_traps_mid_run_stops_and_the_bundled_one_resumes() {
     assert_eq!(ran.code, Some(3), "{}\n{}", ran.stdout, ran.stderr);
     let end = ran.end();
     assert_eq!(end["status"]["state"], "failed", "{end}");
-    assert!(end["status"]["reason"].as_str().is_some_and(|r| r.contains("deliberate trap")), "{end}");
+    assert!(
+        end["status"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("deliberate trap")),
+        "{end}"
+    );
     // The journal kept the cordon the trapping runbook did.
     let status = tke_recycle(&sim, journal.path(), &["status", "-o", "json"], &[]).await;
     let runs: Value = serde_json::from_str(&status.stdout).expect("status JSON");
     let run = runs[0]["run_id"].as_str().expect("run id").to_owned();
     let detail = tke_recycle(&sim, journal.path(), &["status", &run, "-o", "json"], &[]).await;
-    assert!(detail.stdout.contains("\"op\": \"cordon\""), "{}", detail.stdout);
+    assert!(
+        detail.stdout.contains("\"op\": \"cordon\""),
+        "{}",
+        detail.stdout
+    );
     let resumed = tke_recycle(&sim, journal.path(), &["resume", &run, "-o", "json"], &[]).await;
-    assert_eq!(resumed.code, Some(0), "{}\n{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        resumed.code,
+        Some(0),
+        "{}\n{}",
+        resumed.stdout,
+        resumed.stderr
+    );
     assert_back(&sim, "10.0.8.11");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_at_the_next_safe_point_and_prints_the_resume_command() {
+    let sim = demo_sim(30.0, |s| s.objects.push(frozen_api_pdb())).await;
+    let node = node_with_api_pod(&sim);
+    let journal = tempfile::tempdir().expect("tempdir");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tke-recycle"));
+    cmd.args(run_args(
+        &sim,
+        &[node.as_str()],
+        &["--accept", "pdb.zero-budget", "--drain-timeout", "120"],
+    ))
+    .args(["--tke-endpoint", &sim.tke_url])
+    .env("TKE_RECYCLE_CACHE_DIR", crate::support::cache_dir())
+    .env("TKE_RECYCLE_STATE_DIR", journal.path())
+    .env("KUBECONFIG", &sim.kubeconfig)
+    .env("TENCENTCLOUD_SECRET_ID", &sim.secret_id)
+    .env("TENCENTCLOUD_SECRET_KEY", &sim.secret_key)
+    .env("TENCENTCLOUD_REGION", &sim.region)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true);
+    let child = cmd.spawn().expect("the binary starts");
+    let pid = child.id().expect("a pid");
+    // Once the drain is blocked by the frozen PDB, the operator presses Ctrl-C.
+    assert!(
+        sim.wait_until(Duration::from_secs(60), |s| {
+            s.get(Res::Nodes, "", &node)
+                .is_some_and(|n| n.pointer("/spec/unschedulable") == Some(&json!(true)))
+        })
+        .await,
+        "the node was never cordoned"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).expect("pid fits")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT sent");
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the run stops within a minute of Ctrl-C")
+        .expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    let end: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["step"] == "end")
+        .unwrap_or_else(|| panic!("no end event: {stdout}"));
+    assert_eq!(end["status"]["state"], "stopped", "{end}");
+    assert!(
+        end["resume"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("tke-recycle resume ")),
+        "{end}"
+    );
+    assert!(
+        sim.action_log()
+            .iter()
+            .all(|a| a.action != "DeleteClusterInstances"),
+        "a stopped run went on to remove the node"
+    );
 }

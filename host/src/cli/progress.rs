@@ -16,7 +16,9 @@ use crate::runbook::context::Prompter;
 use crate::runbook::{EventSink, RunEvent};
 
 /// Steps after which a node's line is finished.
-const FINAL_STEPS: &[&str] = &["done", "plan", "blocked", "denied", "invalid", "failed", "skipped"];
+const FINAL_STEPS: &[&str] = &[
+    "done", "plan", "blocked", "denied", "invalid", "failed", "skipped",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {

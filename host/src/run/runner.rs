@@ -183,6 +183,7 @@ fn node_event_step(step: &str, message: &str) -> Option<RecycleStep> {
     })
 }
 
+#[allow(clippy::result_large_err, reason = "called once per run; see execute")]
 fn runbook_bytes(source: &RunbookSource) -> Result<(String, Vec<u8>, Option<PathBuf>), RunError> {
     match source {
         RunbookSource::Bundled => {
@@ -210,6 +211,10 @@ fn runbook_bytes(source: &RunbookSource) -> Result<(String, Vec<u8>, Option<Path
 }
 
 /// Run or resume a recycle.
+#[allow(
+    clippy::result_large_err,
+    reason = "returned once per run; the errors carry the kube and journal causes whole"
+)]
 pub async fn execute(
     clients: Clients,
     cloud: Option<TcClient>,
@@ -329,7 +334,9 @@ pub async fn execute(
                         cancel.cancel(format!("cannot renew the cluster lock: {e}"));
                         return None;
                     }
-                    Err(e) => tracing::warn!(error = %e, "renewing the cluster lock failed; retrying"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "renewing the cluster lock failed; retrying")
+                    }
                 }
             }
         })

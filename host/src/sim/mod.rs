@@ -110,6 +110,7 @@ pub struct SimHandle {
     /// The clock.
     pub clock: Clock,
     store: Arc<Store>,
+    kube_requests: Arc<std::sync::atomic::AtomicU64>,
     tke: Arc<Mutex<TkeState>>,
     stop: Arc<AtomicBool>,
     controllers: Option<std::thread::JoinHandle<()>>,
@@ -282,6 +283,7 @@ impl Sim {
             }
         })?;
 
+        let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let kube = Arc::new(kube_api::KubeApi {
             store: store.clone(),
             token: creds.token.clone(),
@@ -289,6 +291,7 @@ impl Sim {
             address: k8s_addr.to_string(),
             faults: scenario.faults.clone(),
             resource_requests: Default::default(),
+            requests: requests.clone(),
         });
         let tke_api = Arc::new(tke_api::TkeApi {
             state: tke.clone(),
@@ -319,6 +322,7 @@ impl Sim {
             cluster_id: scenario.cluster.id.clone(),
             clock,
             store,
+            kube_requests: requests,
             tke,
             stop,
             controllers,
@@ -337,6 +341,11 @@ impl SimHandle {
     fn tke_state<T>(&self, f: impl FnOnce(&TkeState) -> T) -> T {
         let g = self.tke.lock().unwrap_or_else(|e| e.into_inner());
         f(&g)
+    }
+
+    /// Requests the Kubernetes API has served so far (every path, every verb).
+    pub fn kube_requests(&self) -> u64 {
+        self.kube_requests.load(Ordering::Relaxed)
     }
 
     /// Every TKE/CVM call received, in order.

@@ -518,7 +518,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Where one journal lives, with what its writes need.
 enum Store {
     File(file::FileStore),
-    InCluster(configmap::ConfigMapStore),
+    InCluster(Box<configmap::ConfigMapStore>),
     Memory,
 }
 
@@ -589,7 +589,7 @@ impl Journal {
                 let mut store = configmap::ConfigMapStore::new(client, namespace, &run_id);
                 let text = encode(&doc, "the run record", &store.location())?;
                 store.create(text).await?;
-                (Store::InCluster(store), true)
+                (Store::InCluster(Box::new(store)), true)
             }
             JournalBackend::Memory => {
                 encode(&doc, "the run record", "memory")?;
@@ -616,7 +616,7 @@ impl Journal {
             JournalBackend::InCluster { client, namespace } => {
                 let mut store = configmap::ConfigMapStore::new(client, namespace, run_id);
                 let doc = store.read().await?;
-                (Store::InCluster(store), doc)
+                (Store::InCluster(Box::new(store)), doc)
             }
             JournalBackend::Memory => {
                 return Err(JournalError::NotFound {

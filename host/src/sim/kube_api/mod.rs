@@ -45,6 +45,9 @@ pub struct KubeApi {
     pub faults: Faults,
     /// Resource requests so far, for the deterministic 5xx share.
     pub resource_requests: std::sync::atomic::AtomicU64,
+    /// Every request served (discovery, lists, watches, writes), for benchmarks that compare
+    /// how many requests clients send.
+    pub requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The router: everything goes through one handler that parses Kubernetes paths itself.
@@ -178,6 +181,8 @@ fn ok_json(v: &serde_json::Value) -> Response {
 }
 
 async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
+    api.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let authorized = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)

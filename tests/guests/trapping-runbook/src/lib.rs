@@ -6,7 +6,12 @@
     not(target_arch = "wasm32"),
     allow(dead_code, reason = "only the component build exports it")
 )]
-#![allow(unsafe_code, missing_docs, reason = "generated bindings")]
+#![allow(
+    unsafe_code,
+    missing_docs,
+    clippy::too_many_arguments,
+    reason = "generated bindings"
+)]
 
 wit_bindgen::generate!({
     path: "../../../wit",
