@@ -71,14 +71,14 @@ impl Ran {
     }
 }
 
-/// Run the binary against `sim` with its kubeconfig and cloud endpoint and credentials, the
+/// The binary set up against `sim`: its kubeconfig, cloud endpoint and credentials, the
 /// journal under `journal`, and extra environment.
-pub async fn tke_recycle(
+pub fn command(
     sim: &SimHandle,
     journal: &Path,
     args: &[&str],
     env: &[(&str, &str)],
-) -> Ran {
+) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tke-recycle"));
     cmd.args(args)
         .env("TKE_RECYCLE_CACHE_DIR", cache_dir())
@@ -98,6 +98,17 @@ pub async fn tke_recycle(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// Run the binary against `sim` (see [`command`]) to the end.
+pub async fn tke_recycle(
+    sim: &SimHandle,
+    journal: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Ran {
+    let mut cmd = command(sim, journal, args, env);
     let out = tokio::time::timeout(Duration::from_secs(240), cmd.output())
         .await
         .unwrap_or_else(|_| panic!("tke-recycle {args:?} did not finish in 240 s"))

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tke_recycle::sim::SimHandle;
 use tke_recycle::sim::resource::Res;
 
-use super::recycle::{assert_back, assert_no_vm_lost, calls, demo_sim, run_args, tke_recycle};
+use super::recycle::{
+    assert_back, assert_no_vm_lost, calls, command, demo_sim, run_args, tke_recycle,
+};
 use crate::support::guest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,22 +405,15 @@ async fn ctrl_c_stops_at_the_next_safe_point_and_prints_the_resume_command() {
     let sim = demo_sim(30.0, |s| s.objects.push(frozen_api_pdb())).await;
     let node = node_with_api_pod(&sim);
     let journal = tempfile::tempdir().expect("tempdir");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tke-recycle"));
-    cmd.args(run_args(
+    let targets = [node.as_str()];
+    let args = run_args(
         &sim,
-        &[node.as_str()],
+        &targets,
         &["--accept", "pdb.zero-budget", "--drain-timeout", "120"],
-    ))
-    .args(["--tke-endpoint", &sim.tke_url])
-    .env("TKE_RECYCLE_CACHE_DIR", crate::support::cache_dir())
-    .env("TKE_RECYCLE_STATE_DIR", journal.path())
-    .env("KUBECONFIG", &sim.kubeconfig)
-    .env("TENCENTCLOUD_SECRET_ID", &sim.secret_id)
-    .env("TENCENTCLOUD_SECRET_KEY", &sim.secret_key)
-    .env("TENCENTCLOUD_REGION", &sim.region)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .kill_on_drop(true);
+    );
+    let mut cmd = command(&sim, journal.path(), &args, &[]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("the binary starts");
     let pid = child.id().expect("a pid");
     // Once the drain is blocked by the frozen PDB, the operator presses Ctrl-C.

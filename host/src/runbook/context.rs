@@ -34,6 +34,15 @@ pub struct RunEvent {
     pub data: Option<serde_json::Value>,
 }
 
+/// Why an import call is turned away before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// The run is stopping.
+    Cancelled,
+    /// A change in a dry run; the message says so.
+    Refused(String),
+}
+
 /// Where events go (the terminal view, plain lines, JSON lines, tests).
 pub type EventSink = Arc<dyn Fn(&RunEvent) + Send + Sync>;
 
@@ -161,6 +170,20 @@ impl RunContext {
             message,
             data,
         });
+    }
+
+    /// Why a call may not run now: the run is stopping, or it is a change and this is a dry run.
+    /// `None` when it may run. Each interface turns this into its own error.
+    pub fn gate(&self, mutating: bool, what: &str) -> Option<Gate> {
+        if self.cancel.reason().is_some() {
+            return Some(Gate::Cancelled);
+        }
+        if mutating && self.dry_run() {
+            return Some(Gate::Refused(format!(
+                "{what} is a change, and this is a dry run (plan): nothing is changed"
+            )));
+        }
+        None
     }
 
     /// Whether this is a dry run.

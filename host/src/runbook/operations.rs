@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::context::{RunContext, host_time, unless_cancelled};
+use super::context::{Gate, RunContext, host_time, unless_cancelled};
 use crate::bindings::operations::{Error, EvictionOutcome, Host, PodKey, Progress};
 use crate::bindings::types::{
-    CheckRequest, Finding, Label, ObjectRef, Phase, Pod, PodPhase, Taint, TaintEffect, WorkloadKind,
+    CheckRequest, Finding, Label, ObjectRef, Phase, Pod, Taint, TaintEffect,
 };
 use crate::checks::{OutputLimits, run_policies};
 use crate::engine::deadline::CallClock;
+use crate::k8s::drain::drain_candidates;
 use crate::k8s::evict::{self, EvictOutcome};
 use crate::k8s::node_ops;
 use crate::k8s::wait::{self, NodeGoal, PodKey as WaitKey, WaitError};
@@ -30,15 +31,10 @@ impl OperationsHost {
 
     /// `cancelled` once the run is asked to stop; `refused` for a mutating call in a dry run.
     fn gate(&self, mutating: bool, what: &str) -> Option<Error> {
-        if self.ctx.cancel.reason().is_some() {
-            return Some(Error::Cancelled);
-        }
-        if mutating && self.ctx.dry_run() {
-            return Some(Error::Refused(format!(
-                "{what} is a change, and this is a dry run (plan): nothing is changed"
-            )));
-        }
-        None
+        self.ctx.gate(mutating, what).map(|g| match g {
+            Gate::Cancelled => Error::Cancelled,
+            Gate::Refused(why) => Error::Refused(why),
+        })
     }
 
     async fn set_schedulable(&mut self, node: String, cordon: bool) -> Answer<()> {
@@ -110,18 +106,6 @@ fn wait_key(p: &PodKey) -> WaitKey {
     }
 }
 
-/// A pod a drain must evict: not a mirror pod, not a DaemonSet's, not finished, not already
-/// terminating (kubectl's filters; hostPath and local volumes are the policies' business).
-fn must_evict(pod: &Pod) -> bool {
-    !pod.mirror
-        && !pod.terminating
-        && !matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed)
-        && !pod
-            .owner
-            .as_ref()
-            .is_some_and(|o| matches!(o.kind, WorkloadKind::DaemonSet))
-}
-
 fn outcome_word(o: &Result<EvictionOutcome, Error>) -> String {
     match o {
         Ok(EvictionOutcome::Evicted) => "evicted".into(),
@@ -172,10 +156,17 @@ impl Host for OperationsHost {
                 "node {node} is not in the cluster"
             ))));
         }
+        // kubectl's filters (not mirror, DaemonSet, finished or terminating pods) decided on the
+        // Kubernetes objects themselves; the runbook gets the projected records of those.
+        let raw = self.ctx.live.pods_on_node(&node);
+        let evict: std::collections::HashSet<&str> = drain_candidates(&raw)
+            .into_iter()
+            .filter_map(|p| p.metadata.uid.as_deref())
+            .collect();
         Ok(Ok(view
             .pods_on_node(&node)
             .into_iter()
-            .filter(must_evict)
+            .filter(|p| evict.contains(p.uid.as_str()))
             .collect()))
     }
 
@@ -526,103 +517,5 @@ impl OperationsHost {
             Some(Err(e @ WaitError::TimedOut { .. })) => Err(Error::TimedOut(e.to_string())),
             Some(Err(e)) => Err(Error::Api(e.to_string())),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bindings::types::{Resources, WorkloadRef};
-
-    fn pod(phase: PodPhase, mirror: bool, terminating: bool, owner: Option<WorkloadKind>) -> Pod {
-        Pod {
-            namespace: "shop".into(),
-            name: "p".into(),
-            uid: "u".into(),
-            node_name: Some("n".into()),
-            phase,
-            ready: true,
-            terminating,
-            labels: vec![],
-            owner: owner.map(|kind| WorkloadRef {
-                kind,
-                name: "w".into(),
-            }),
-            mirror,
-            priority: 0,
-            requests: Resources {
-                cpu_millis: 0,
-                memory_bytes: 0,
-                pods: 1,
-                ephemeral_storage_bytes: 0,
-                extended: vec![],
-            },
-            node_selector: vec![],
-            required_node_affinity: vec![],
-            tolerations: vec![],
-            required_anti_affinity: vec![],
-            volumes: vec![],
-            termination_grace_seconds: 30,
-        }
-    }
-
-    #[test]
-    fn a_drain_evicts_what_kubectl_drain_evicts() {
-        let cases = [
-            (
-                "deployment pod",
-                pod(
-                    PodPhase::Running,
-                    false,
-                    false,
-                    Some(WorkloadKind::Deployment),
-                ),
-                true,
-            ),
-            ("bare pod", pod(PodPhase::Running, false, false, None), true),
-            (
-                "pending pod",
-                pod(
-                    PodPhase::Pending,
-                    false,
-                    false,
-                    Some(WorkloadKind::StatefulSet),
-                ),
-                true,
-            ),
-            (
-                "mirror pod",
-                pod(PodPhase::Running, true, false, None),
-                false,
-            ),
-            (
-                "daemonset pod",
-                pod(
-                    PodPhase::Running,
-                    false,
-                    false,
-                    Some(WorkloadKind::DaemonSet),
-                ),
-                false,
-            ),
-            (
-                "succeeded pod",
-                pod(PodPhase::Succeeded, false, false, None),
-                false,
-            ),
-            (
-                "failed pod",
-                pod(PodPhase::Failed, false, false, None),
-                false,
-            ),
-            (
-                "terminating pod",
-                pod(PodPhase::Running, false, true, None),
-                false,
-            ),
-        ];
-        for (case, p, want) in cases {
-            assert_eq!(must_evict(&p), want, "{case}");
-        }
     }
 }

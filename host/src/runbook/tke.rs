@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::context::{RunContext, host_time, unless_cancelled};
+use super::context::{Gate, RunContext, host_time, unless_cancelled};
 use crate::bindings::tke::{
     AddOutcome, AddRequest, AdvancedSettings, ClusterInstance, DataDisk, Error, Host,
     InstanceCapture, Login,
@@ -246,15 +246,10 @@ impl TkeHost {
     }
 
     fn gate(&self, mutating: bool, what: &str) -> Option<Error> {
-        if self.ctx.cancel.reason().is_some() {
-            return Some(Error::Cancelled);
-        }
-        if mutating && self.ctx.dry_run() {
-            return Some(Error::Refused(format!(
-                "{what} is a change, and this is a dry run (plan): nothing is changed"
-            )));
-        }
-        None
+        self.ctx.gate(mutating, what).map(|g| match g {
+            Gate::Cancelled => Error::Cancelled,
+            Gate::Refused(why) => Error::Refused(why),
+        })
     }
 
     async fn journaled_capture(&self, instance_id: &str) -> Option<JournaledCapture> {
