@@ -343,6 +343,13 @@ async fn plan_touches_nothing_and_shows_the_add_back() {
         text.contains("ins-demo0012") && text.contains("np-demo0001"),
         "{text}"
     );
+    // Where headroom expects the evicted pods to land.
+    assert!(
+        plan["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expected to land on: 10.0.8.")),
+        "{text}"
+    );
     let mutating = sim
         .action_log()
         .into_iter()

@@ -1,7 +1,8 @@
 //! `tke-recycle demo`: the practice cluster in-process with a built-in scenario, and two of its
 //! nodes recycled end to end by the bundled runbook and policies, through the same clients a
 //! real run uses (kube-rs over HTTPS, the signed TKE/CVM client). Nothing outside this process
-//! is touched; the journal goes to a temporary directory unless `--journal` says otherwise.
+//! is touched; the journal goes to a fresh temporary directory (kept, for `status`) unless
+//! `--journal` says otherwise.
 
 use std::sync::Arc;
 
@@ -98,8 +99,10 @@ impl DemoArgs {
         );
         cloud_config.tke_endpoint = Some(sim.tke_url.clone());
         let cloud = TcClient::new(cloud_config)?;
-        let temp = tempfile_dir()?;
-        let dir = self.journal_dir.clone().unwrap_or_else(|| temp.clone());
+        let dir = match &self.journal_dir {
+            Some(d) => d.clone(),
+            None => tempfile_dir()?,
+        };
         let runtime = Arc::new(
             self.engine
                 .runtime()
@@ -193,9 +196,10 @@ impl DemoArgs {
             sim.formatted_disks().len()
         );
         sim.shutdown();
-        if self.journal_dir.is_none() {
-            let _ = std::fs::remove_dir_all(&temp);
-        }
+        println!(
+            "\nthe run's journal stays for a look: tke-recycle status --journal {}",
+            dir.display()
+        );
         Ok(code)
     }
 }

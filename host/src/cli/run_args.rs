@@ -181,6 +181,18 @@ fn policy_record(specs: &[PolicySpec]) -> serde_json::Value {
         .collect()
 }
 
+/// Headroom's settings with `report_placements` on: a plan shows where each evicted pod is
+/// expected to land. Settings that are not a JSON object are left for headroom to reject.
+fn with_placements(settings: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(settings) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.insert("report_placements".into(), serde_json::Value::Bool(true));
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => settings.to_owned(),
+    }
+}
+
 /// The policy set a journal recorded.
 pub fn policies_from_record(value: &serde_json::Value) -> anyhow::Result<Vec<PolicySpec>> {
     let mut specs = Vec::new();
@@ -466,6 +478,14 @@ impl CommonRunArgs {
             match list.iter_mut().find(|s| s.name == spec.name) {
                 Some(existing) => *existing = spec,
                 None => list.push(spec),
+            }
+        }
+        if target.mode == RunMode::Plan {
+            for spec in pre
+                .iter_mut()
+                .filter(|s| s.name == "headroom" && matches!(s.source, PolicySource::Bundled(_)))
+            {
+                spec.settings = with_placements(&spec.settings);
             }
         }
         let runbook_path = self

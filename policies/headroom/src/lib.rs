@@ -118,6 +118,9 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
         .cluster_id
         .unwrap_or_else(|| "cluster".to_owned());
     findings.extend(findings_for(&outcome, &settings, &cluster_name));
+    if settings.report_placements {
+        findings.extend(placement_finding(&outcome, &cluster_name));
+    }
     settings.severity_overrides.apply(&mut findings);
     Ok(findings)
 }
@@ -162,6 +165,48 @@ fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
         Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),
         _ => "add a schedulable node before recycling (every other node is cordoned or not ready)".to_owned(),
     }
+}
+
+/// Where the simulation expects the evicted pods to land, as one info finding: `pod -> node`
+/// per pod, grouped by node, cut to stay within the host's 4 KiB message limit.
+pub fn placement_finding(outcome: &Outcome, cluster_name: &str) -> Option<Finding> {
+    if outcome.placed.is_empty() {
+        return None;
+    }
+    let mut by_node: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (pod, node) in &outcome.placed {
+        by_node
+            .entry(node.as_str())
+            .or_default()
+            .push(format!("{}/{}", pod.namespace, pod.name));
+    }
+    let mut message = format!(
+        "{} evicted pod(s) are expected to land on: ",
+        outcome.placed.len()
+    );
+    let parts: Vec<String> = by_node
+        .iter()
+        .map(|(node, pods)| format!("{node} ({}: {})", pods.len(), pods.join(", ")))
+        .collect();
+    message.push_str(&parts.join("; "));
+    const LIMIT: usize = 3_900;
+    if message.len() > LIMIT {
+        let mut cut = LIMIT;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str(" ...");
+    }
+    Some(
+        finding(
+            "headroom.placement",
+            Severity::Info,
+            tke_recycle_policy_sdk::object_ref("Cluster", None, cluster_name),
+        )
+        .message(message)
+        .build(),
+    )
 }
 
 /// The findings for a simulation outcome (before severity overrides).

@@ -9,6 +9,7 @@ pub const CODES: &[&str] = &[
     "headroom.allocation-high",
     "headroom.image-pull-burst",
     "headroom.unknown-node",
+    "headroom.placement",
 ];
 
 /// `{"max_allocation_percent": 85, "max_pods_per_node": 20, "severity_overrides": {}}`
@@ -23,6 +24,10 @@ pub struct Settings {
     /// at a time by default, so they start slowly).
     #[serde(default = "default_max_pods_per_node")]
     pub max_pods_per_node: u32,
+    /// Also report, as an info finding, the node each evicted pod is expected to land on
+    /// (`tke-recycle plan` turns this on).
+    #[serde(default)]
+    pub report_placements: bool,
     /// Per-code severity overrides.
     #[serde(default)]
     pub severity_overrides: SeverityOverrides,

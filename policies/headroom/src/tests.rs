@@ -414,3 +414,25 @@ fn fixture_explanations(
         f[0].remedy
     );
 }
+
+#[test]
+fn placements_are_reported_only_when_asked() {
+    let build = || {
+        let mut w = world();
+        w.nodes.truncate(2);
+        for i in 0..2 {
+            w.pods.push(replica(&format!("worker-{i}"), TARGET));
+        }
+        w
+    };
+    assert!(run(build(), &[TARGET], "{}").is_empty());
+    let f = run(build(), &[TARGET], r#"{"report_placements": true}"#);
+    assert_eq!(codes(&f), ["headroom.placement"]);
+    assert_eq!(f[0].severity, Severity::Info);
+    assert!(
+        f[0].message
+            .starts_with("2 evicted pod(s) are expected to land on: 10.0.1.12 (2: "),
+        "{}",
+        f[0].message
+    );
+}

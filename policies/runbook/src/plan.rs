@@ -15,6 +15,9 @@ use crate::error::{self, Stop};
 use crate::findings::{Verdict, codes, findings_json, listing};
 use crate::host::TkeError;
 
+/// The code of headroom's finding that says where the evicted pods are expected to land.
+const PLACEMENT_CODE: &str = "headroom.placement";
+
 /// Plan every node; `Ok` unless the host fails (or the run is cancelled).
 pub fn run(rb: &mut Runbook<'_>) -> Result<(), Stop> {
     let mut denied = Vec::new();
@@ -173,6 +176,11 @@ fn plan_node(rb: &mut Runbook<'_>, index: usize) -> Result<Verdicts, Stop> {
     if !affected.is_empty() {
         let shown: Vec<String> = affected.iter().map(ref_text).collect();
         message.push_str(&format!(" ({})", names(&shown)));
+    }
+    // Where headroom expects the evicted pods (its `headroom.placement` info finding, which the
+    // host asks for in a plan).
+    if let Some(p) = verdict.all.iter().find(|f| f.code == PLACEMENT_CODE) {
+        message.push_str(&format!("; headroom: {}", p.message));
     }
     if !verdict.warnings.is_empty() {
         message.push_str(&format!(
