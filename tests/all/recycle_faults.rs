@@ -453,3 +453,41 @@ async fn ctrl_c_stops_at_the_next_safe_point_and_prints_the_resume_command() {
         "a stopped run went on to remove the node"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_refuses_what_a_reckless_runbook_asks() {
+    let sim = demo_sim(30.0, |_| {}).await;
+    let journal = tempfile::tempdir().expect("tempdir");
+    let reckless = guest("reckless-runbook").display().to_string();
+    let pods_before = sim.pods_on("10.0.8.11");
+    let ran = tke_recycle(
+        &sim,
+        journal.path(),
+        &run_args(&sim, &["10.0.8.11"], &["--runbook", &reckless]),
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, Some(3), "{}\n{}", ran.stdout, ran.stderr);
+    let end = ran.end();
+    let reason = end["status"]["reason"].as_str().unwrap_or_default();
+    for (what, refusal) in [
+        ("remove", "has no capture in this run's journal"),
+        ("add", "has no capture in this run's journal"),
+        ("journal", "only the host writes"),
+        ("delete", "--disable-eviction"),
+    ] {
+        let line = reason
+            .lines()
+            .find(|l| l.starts_with(what))
+            .unwrap_or_else(|| panic!("no answer for {what}: {reason}"));
+        assert!(line.contains(refusal), "{what}: {line}");
+    }
+    assert!(
+        sim.action_log()
+            .iter()
+            .all(|a| a.action != "DeleteClusterInstances" && a.action != "AddExistedInstances"),
+        "a refused call reached TKE"
+    );
+    // Nothing was deleted: the node still runs exactly the pods it ran.
+    assert_eq!(sim.pods_on("10.0.8.11"), pods_before);
+}
