@@ -252,11 +252,22 @@ impl TkeHost {
         })
     }
 
-    async fn journaled_capture(&self, instance_id: &str) -> Option<JournaledCapture> {
+    /// The capture journaled for `instance_id`, if any. A capture that no longer parses is a
+    /// damaged journal: the call traps rather than treat the instance as never captured.
+    async fn journaled_capture(
+        &self,
+        instance_id: &str,
+    ) -> wasmtime::Result<Option<JournaledCapture>> {
         let journal = self.ctx.journal.lock().await;
-        journal
-            .get(&capture_key(instance_id))
-            .and_then(|v| serde_json::from_str(v).ok())
+        let Some(text) = journal.get(&capture_key(instance_id)) else {
+            return Ok(None);
+        };
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            wasmtime::Error::msg(format!(
+                "the journaled capture of {instance_id} is damaged ({e}); see {}",
+                journal.location()
+            ))
+        })
     }
 
     async fn instance(&self, instance_id: &str) -> Result<Option<api::Instance>, Error> {
@@ -380,7 +391,7 @@ impl Host for TkeHost {
             return Ok(Err(e));
         }
         // A resumed run re-adds the node with what it had before it was first removed.
-        if let Some(done) = self.journaled_capture(&instance_id).await {
+        if let Some(done) = self.journaled_capture(&instance_id).await? {
             return Ok(Ok(done.capture));
         }
         let captured = match self.capture(&instance_id).await {
@@ -408,7 +419,7 @@ impl Host for TkeHost {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        if self.journaled_capture(&instance_id).await.is_none() {
+        if self.journaled_capture(&instance_id).await?.is_none() {
             return Ok(Err(Error::Refused(format!(
                 "instance {instance_id} has no capture in this run's journal; capture-instance must journal how to add it back before it is removed"
             ))));
@@ -453,7 +464,7 @@ impl Host for TkeHost {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        let Some(captured) = self.journaled_capture(&instance_id).await else {
+        let Some(captured) = self.journaled_capture(&instance_id).await? else {
             return Ok(Err(Error::Refused(format!(
                 "instance {instance_id} has no capture in this run's journal; it is not added"
             ))));
