@@ -13,7 +13,7 @@ use super::journal::{Journal, JournalBackend, JournalError, RunRecord, RunStatus
 use crate::bindings::{RunMode, RunRequest};
 use crate::bundled;
 use crate::checks::PolicySpec;
-use crate::engine::{CallError, Limits, LoadError, Runtime};
+use crate::engine::{Limits, LoadError, Runtime};
 use crate::k8s::client::Clients;
 use crate::k8s::events::{self, RecycleStep};
 use crate::k8s::evict::{self, EvictError};
@@ -386,10 +386,9 @@ async fn run_with_lock(
     wasm: &[u8],
     started: Instant,
 ) -> Result<RunOutcome, RunError> {
-    let fail = |e: RunError| e;
     let live = LiveCluster::start(&clients.reads, record.cluster_id.clone())
         .await
-        .map_err(|e| fail(RunError::Live(e)))?;
+        .map_err(RunError::Live)?;
     let eviction_version = evict::discover_version(&clients.reads)
         .await
         .map_err(RunError::Eviction)?;
@@ -497,7 +496,7 @@ async fn run_with_lock(
             None => RunStatus::Failed { reason: why },
         },
         Err(e) => RunStatus::Failed {
-            reason: format!("runbook {} {}", module.name(), describe_call_error(&e)),
+            reason: format!("runbook {} {}", module.name(), e),
         },
     };
     let mut journal = journal.lock().await;
@@ -515,8 +514,4 @@ async fn run_with_lock(
         wall_ms: ctx.elapsed_ms(),
         waited_ms: ctx.waited_ms.load(Ordering::Relaxed),
     })
-}
-
-fn describe_call_error(e: &CallError) -> String {
-    e.to_string()
 }
