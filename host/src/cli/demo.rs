@@ -12,15 +12,13 @@ use serde_json::{Value, json};
 
 use super::args::{EngineArgs, Format};
 use super::progress::Progress;
-use super::run_args::{PreparedRun, execute_prepared};
+use super::run_args::{PreparedRun, execute_prepared, run_options};
 use crate::bindings::RunMode;
 use crate::bundled::{self, Phase};
 use crate::checks::PolicySpec;
-use crate::engine::Limits;
 use crate::k8s::client::{Clients, KubeOptions, resolve_config};
 use crate::run::journal::JournalBackend;
-use crate::run::runner::{LockOptions, RunOptions, RunbookSource};
-use crate::runbook::Cancel;
+use crate::run::runner::{RunOptions, RunbookSource};
 use crate::sim::resource::Res;
 use crate::sim::scenario::Scenario;
 use crate::sim::{Sim, SimOptions};
@@ -115,30 +113,24 @@ impl DemoArgs {
             .map(PolicySpec::bundled)
             .collect();
         let progress = Progress::new(self.format, &nodes);
+        // Warnings are shown, not asked about; the data disk of 10.0.8.13 keeps its content.
+        let settings = json!({
+            "assume_yes": true,
+            "keep_data_disk": {"device": "/dev/vdb", "mount_target": "/data"},
+            "post_check_interval_seconds": 1,
+        });
         let options = RunOptions {
-            mode: RunMode::Recycle,
-            nodes: nodes.clone(),
-            // Warnings are shown, not asked about; the data disk of 10.0.8.13 keeps its content.
-            settings: json!({
-                "assume_yes": true,
-                "keep_data_disk": {"device": "/dev/vdb", "mount_target": "/data"},
-                "post_check_interval_seconds": 1,
-            }),
-            runbook: RunbookSource::Bundled,
-            policies_record: json!({"pre": [], "post": []}),
-            pre,
-            post,
             cluster_id: Some(sim.cluster_id.clone()),
-            journal: JournalBackend::File { dir: dir.clone() },
-            resume: None,
             assume_yes: true,
-            allow_delete: false,
-            events: progress.sink(),
-            prompter: None,
-            cancel: Cancel::default(),
-            lock: LockOptions::default(),
-            limits: Limits::runbook(),
-            kube_context: None,
+            ..run_options(
+                RunMode::Recycle,
+                nodes.clone(),
+                settings,
+                RunbookSource::Bundled,
+                (pre, post),
+                JournalBackend::File { dir: dir.clone() },
+                &progress,
+            )
         };
         let code = execute_prepared(PreparedRun {
             clients,

@@ -10,13 +10,11 @@ use super::access::{CloudArgs, KubeArgs};
 use super::args::{EngineArgs, UsageError};
 use super::progress::Progress;
 use super::run_args::{
-    JournalArgs, OutputArgs, PreparedRun, execute_prepared, policies_from_record,
+    JournalArgs, OutputArgs, PreparedRun, execute_prepared, policies_from_record, run_options,
 };
 use crate::bindings::RunMode;
-use crate::engine::Limits;
 use crate::run::journal::{Journal, RunStatus};
-use crate::run::runner::{LockOptions, RunOptions, RunbookSource};
-use crate::runbook::Cancel;
+use crate::run::runner::{RunOptions, RunbookSource};
 
 /// Finish a crashed or stopped run from its journal.
 #[derive(Debug, Args)]
@@ -91,27 +89,23 @@ impl ResumeArgs {
                 == Some(true)
         };
         let options = RunOptions {
-            mode,
-            nodes: record.nodes.clone(),
-            settings: record.settings.clone(),
-            runbook: self
-                .runbook
-                .clone()
-                .map_or(RunbookSource::Bundled, RunbookSource::File),
-            pre,
-            post,
             policies_record: record.policies.clone(),
             cluster_id: record.cluster_id.clone(),
-            journal: backend,
             resume: Some(run_id),
             assume_yes: flag("assume_yes"),
             allow_delete: flag("disable_eviction"),
-            events: progress.sink(),
-            prompter: progress.prompter(),
-            cancel: Cancel::default(),
-            lock: LockOptions::default(),
-            limits: Limits::runbook(),
             kube_context: self.kube.context.clone(),
+            ..run_options(
+                mode,
+                record.nodes.clone(),
+                record.settings.clone(),
+                self.runbook
+                    .clone()
+                    .map_or(RunbookSource::Bundled, RunbookSource::File),
+                (pre, post),
+                backend,
+                &progress,
+            )
         };
         execute_prepared(PreparedRun {
             clients,

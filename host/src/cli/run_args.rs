@@ -181,6 +181,40 @@ fn policy_record(specs: &[PolicySpec]) -> serde_json::Value {
         .collect()
 }
 
+/// Options of a run with what every command shares: the policies and how the journal records
+/// them, the progress output and prompt, a fresh stop signal, the default lock and the
+/// runbook's limits; no cluster, no resume, nothing assumed (callers override those fields).
+pub(super) fn run_options(
+    mode: RunMode,
+    nodes: Vec<String>,
+    settings: serde_json::Value,
+    runbook: RunbookSource,
+    (pre, post): (Vec<PolicySpec>, Vec<PolicySpec>),
+    journal: JournalBackend,
+    progress: &Progress,
+) -> RunOptions {
+    RunOptions {
+        mode,
+        nodes,
+        settings,
+        runbook,
+        policies_record: json!({"pre": policy_record(&pre), "post": policy_record(&post)}),
+        pre,
+        post,
+        cluster_id: None,
+        journal,
+        resume: None,
+        assume_yes: false,
+        allow_delete: false,
+        events: progress.sink(),
+        prompter: progress.prompter(),
+        cancel: Cancel::default(),
+        lock: LockOptions::default(),
+        limits: Limits::runbook(),
+        kube_context: None,
+    }
+}
+
 /// Headroom's settings with `report_placements` on: a plan shows where each evicted pod is
 /// expected to land. Settings that are not a JSON object are left for headroom to reject.
 fn with_placements(settings: &str) -> String {
@@ -534,25 +568,20 @@ impl CommonRunArgs {
         let journal = self.journal.backend(Some(&clients), config.as_ref())?;
         let progress = Progress::new(self.output.format, &nodes);
         let options = RunOptions {
-            mode: target.mode,
-            nodes,
-            settings,
-            runbook: runbook_path.map_or(RunbookSource::Bundled, RunbookSource::File),
-            policies_record: json!({"pre": policy_record(&pre), "post": policy_record(&post)}),
-            pre,
-            post,
             cluster_id,
-            journal,
-            resume: None,
             assume_yes: self.yes || config.as_ref().is_some_and(|c| c.yes),
             allow_delete: self.disable_eviction
                 || config.as_ref().is_some_and(|c| c.disable_eviction),
-            events: progress.sink(),
-            prompter: progress.prompter(),
-            cancel: Cancel::default(),
-            lock: LockOptions::default(),
-            limits: Limits::runbook(),
             kube_context: self.kube.context.clone(),
+            ..run_options(
+                target.mode,
+                nodes,
+                settings,
+                runbook_path.map_or(RunbookSource::Bundled, RunbookSource::File),
+                (pre, post),
+                journal,
+                &progress,
+            )
         };
         Ok(PreparedRun {
             clients,
