@@ -170,15 +170,20 @@ fn mode_from(name: &str) -> Option<RunMode> {
     }
 }
 
-/// The Event a runbook report becomes on the Node, if any: the milestones, not every line.
-fn node_event_step(step: &str, message: &str) -> Option<RecycleStep> {
-    Some(match step {
-        "cordon" => RecycleStep::RecycleStarted,
-        "drain" if message.contains(" drained") => RecycleStep::Drained,
-        "remove" if message.contains("removed from the cluster") => RecycleStep::RemovedFromCluster,
-        "wait-ready" if message.ends_with("is Ready") => RecycleStep::ReAdded,
-        "uncordon" => RecycleStep::Uncordoned,
-        "blocked" | "failed" => RecycleStep::RecycleFailed,
+/// The Event a runbook report becomes on the Node, if any: the milestones, not every line. A
+/// step that happens once (cordon, uncordon, blocked, failed) is one by its name; the reports
+/// that end a longer step say so with `"milestone"` in their data.
+fn node_event_step(step: &str, data: Option<&serde_json::Value>) -> Option<RecycleStep> {
+    let milestone = data
+        .and_then(|d| d.get("milestone"))
+        .and_then(serde_json::Value::as_str);
+    Some(match (step, milestone) {
+        ("cordon", _) => RecycleStep::RecycleStarted,
+        (_, Some("drained")) => RecycleStep::Drained,
+        (_, Some("removed")) => RecycleStep::RemovedFromCluster,
+        (_, Some("ready")) => RecycleStep::ReAdded,
+        ("uncordon", _) => RecycleStep::Uncordoned,
+        ("blocked" | "failed", _) => RecycleStep::RecycleFailed,
         _ => return None,
     })
 }
@@ -420,7 +425,7 @@ async fn run_with_lock(
             }
             if record_events
                 && !e.node.is_empty()
-                && let Some(step) = node_event_step(&e.step, &e.message)
+                && let Some(step) = node_event_step(&e.step, e.data.as_ref())
             {
                 let (client, node, message) = (client.clone(), e.node.clone(), e.message.clone());
                 // Events are a courtesy to whoever runs `kubectl describe node`; a failed one

@@ -520,7 +520,7 @@ impl Runbook<'_> {
                     name,
                     "drain",
                     format!("node {name} drained ({pods} pods)"),
-                    Some(json!({"pods": pods})),
+                    Some(json!({"pods": pods, "milestone": "drained"})),
                 );
                 Ok(None)
             }
@@ -618,7 +618,7 @@ impl Runbook<'_> {
             name,
             "remove",
             format!("instance {id} removed from the cluster; the Node is gone"),
-            None,
+            Some(json!({"milestone": "removed"})),
         );
         Ok(())
     }
@@ -738,7 +738,12 @@ impl Runbook<'_> {
             "node {name}: waiting for the node to be Ready (it is added cordoned; `tke-recycle resume` waits again)"
         )))?;
         put_step(self.host, name, Step::Ready)?;
-        self.report(name, "wait-ready", format!("node {name} is Ready"), None);
+        self.report(
+            name,
+            "wait-ready",
+            format!("node {name} is Ready"),
+            Some(json!({"milestone": "ready"})),
+        );
         Ok(())
     }
 
