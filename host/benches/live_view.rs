@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tke_recycle::k8s::client::{Clients, KubeOptions};
 use tke_recycle::k8s::live::LiveCluster;
+use tke_recycle::k8s::served::PdbVersion;
 use tke_recycle::k8s::snapshot::read_snapshot;
 use tke_recycle::sim::scenario::{Generate, Scenario};
 use tke_recycle::sim::{Sim, SimOptions};
@@ -35,7 +36,7 @@ async fn measure(spec: &str) {
     .await
     .expect("kube clients");
     let t = Instant::now();
-    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()))
+    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()), PdbVersion::V1)
         .await
         .expect("live view starts");
     let start = t.elapsed();

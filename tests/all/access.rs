@@ -15,6 +15,7 @@ use tke_recycle::k8s::events::{self, RecycleStep};
 use tke_recycle::k8s::evict::{self, EvictOutcome, EvictionVersion};
 use tke_recycle::k8s::lease::{LeaseError, LeaseLock};
 use tke_recycle::k8s::node_ops;
+use tke_recycle::k8s::served::{self, PdbVersion};
 use tke_recycle::k8s::snapshot::read_snapshot;
 use tke_recycle::k8s::wait::{self, NodeGoal, PodKey};
 use tke_recycle::sim::scenario::Scenario;
@@ -28,6 +29,7 @@ use tke_recycle::tke::credentials::{Credentials, Secret};
 use tke_recycle::tke::mapping::{Confirmation, map_nodes};
 use tke_recycle::tke::retry::Backoff;
 
+use crate::support::RunCli as _;
 use crate::support::bin;
 
 const SCENARIO: &str = r#"
@@ -268,7 +270,7 @@ async fn snapshot_and_check_commands_end_to_end() {
             "--kubeconfig",
             &kubeconfig,
         ])
-        .output()
+        .run_cli()
         .expect("runs");
     assert_eq!(
         out.status.code(),
@@ -287,7 +289,7 @@ async fn snapshot_and_check_commands_end_to_end() {
             "-o",
             "json",
         ])
-        .output()
+        .run_cli()
         .expect("runs");
     // The scenario's PDB api-strict (minAvailable 2 of 2) covers a pod on this node: the bundled
     // pdb policy must deny, offline and live alike.
@@ -315,7 +317,7 @@ async fn snapshot_and_check_commands_end_to_end() {
             "-o",
             "json",
         ])
-        .output()
+        .run_cli()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -347,7 +349,7 @@ async fn snapshot_and_check_commands_end_to_end() {
 
     let out = bin()
         .args(["check", "--node", "10.9.9.9", "--kubeconfig", &kubeconfig])
-        .output()
+        .run_cli()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "unknown node is bad input");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such node in the cluster: 10.9.9.9"));
@@ -355,7 +357,7 @@ async fn snapshot_and_check_commands_end_to_end() {
     drop(sim);
     let out = bin()
         .args(["check", "--node", "10.0.3.11", "--kubeconfig", &kubeconfig])
-        .output()
+        .run_cli()
         .expect("runs");
     assert_eq!(
         out.status.code(),
@@ -371,7 +373,7 @@ async fn snapshot_and_check_commands_end_to_end() {
             "--kubeconfig",
             missing.to_str().expect("utf-8"),
         ])
-        .output()
+        .run_cli()
         .expect("runs");
     assert_eq!(
         out.status.code(),
@@ -384,7 +386,9 @@ async fn snapshot_and_check_commands_end_to_end() {
 async fn every_eviction_outcome_on_the_practice_cluster() {
     let sim = start("").await;
     let c = clients(&sim).await;
-    let version = evict::discover_version(&c.direct).await.expect("discovery");
+    let served = served::discover(&c.direct).await.expect("discovery");
+    assert_eq!(served.pdb, PdbVersion::V1);
+    let version = served.eviction;
     assert_eq!(version, EvictionVersion::V1);
 
     // Blocked, and at once: the direct client does not retry the 429 for minutes.
@@ -829,7 +833,7 @@ async fn nodes_command_lists_instances() {
         ])
         .env("TENCENTCLOUD_SECRET_ID", &sim.secret_id)
         .env("TENCENTCLOUD_SECRET_KEY", &sim.secret_key)
-        .output()
+        .run_cli()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -860,7 +864,7 @@ async fn nodes_command_lists_instances() {
         .env("TENCENTCLOUD_SECRET_ID", &sim.secret_id)
         .env("TENCENTCLOUD_SECRET_KEY", &sim.secret_key)
         .env("TENCENTCLOUD_REGION", &sim.region)
-        .output()
+        .run_cli()
         .expect("runs");
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
@@ -877,7 +881,7 @@ async fn nodes_command_lists_instances() {
         ])
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY")
-        .output()
+        .run_cli()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TENCENTCLOUD_SECRET_ID"));
@@ -915,6 +919,14 @@ async fn old_api_server() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
             }),
         )
         .route(
+            "/apis/policy",
+            get(|| async {
+                Json(serde_json::json!({"kind": "APIGroup", "apiVersion": "v1", "name": "policy",
+                    "versions": [{"groupVersion": "policy/v1beta1", "version": "v1beta1"}],
+                    "preferredVersion": {"groupVersion": "policy/v1beta1", "version": "v1beta1"}}))
+            }),
+        )
+        .route(
             "/api/v1/namespaces/{ns}/pods/{name}/eviction",
             post(
                 |State(seen): State<Arc<Mutex<Vec<serde_json::Value>>>>,
@@ -946,7 +958,9 @@ async fn v1beta1_eviction_and_terminating_namespace_on_an_older_server() {
     let (url, seen) = old_api_server().await;
     let config = kube::Config::new(url.parse().expect("uri"));
     let c = Clients::from_config(config).expect("clients");
-    let version = evict::discover_version(&c.direct).await.expect("discovery");
+    let served = served::discover(&c.direct).await.expect("discovery");
+    assert_eq!(served.pdb, PdbVersion::V1beta1);
+    let version = served.eviction;
     assert_eq!(version, EvictionVersion::V1beta1);
     let outcome = evict::evict(&c.direct, version, "shop", "web-1", "u-1", None)
         .await

@@ -12,6 +12,7 @@ use tke_recycle::k8s::client::{Clients, KubeOptions};
 use tke_recycle::k8s::drain::drain_candidates;
 use tke_recycle::k8s::live::{LiveCluster, LiveError};
 use tke_recycle::k8s::node_ops;
+use tke_recycle::k8s::served::PdbVersion;
 use tke_recycle::k8s::snapshot::read_snapshot;
 use tke_recycle::sim::scenario::{Generate, Scenario};
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
@@ -76,7 +77,7 @@ async fn within(
 /// cluster's controllers still move things between the two reads); prints both timings.
 async fn live_equals_read(sim: &SimHandle, c: &Clients, label: &str) -> LiveCluster {
     let started = Instant::now();
-    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()))
+    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()), PdbVersion::V1)
         .await
         .expect("live view starts");
     let start_time = started.elapsed();
@@ -225,7 +226,7 @@ async fn live_snapshot_equals_read_snapshot_and_follows_changes_without_relistin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_metadata_adds_a_label_and_a_taint_once() {
     let (sim, c) = start(scenario("small.yaml")).await;
-    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()))
+    let live = LiveCluster::start(&c.reads, Some(sim.cluster_id.clone()), PdbVersion::V1)
         .await
         .expect("live view starts");
     let node = "10.0.1.13";
@@ -359,7 +360,7 @@ async fn stand_in(pods_forbidden: bool) -> kube::Client {
 async fn start_fails_at_once_naming_a_forbidden_resource() {
     let client = stand_in(true).await;
     let started = Instant::now();
-    let err = LiveCluster::start(&client, None)
+    let err = LiveCluster::start(&client, None, PdbVersion::V1)
         .await
         .expect_err("pods are forbidden");
     assert!(
@@ -379,9 +380,10 @@ async fn start_fails_at_once_naming_a_forbidden_resource() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_times_out_naming_the_lists_still_pending() {
     let client = stand_in(false).await;
-    let err = LiveCluster::start_with_timeout(&client, None, Duration::from_secs(1))
-        .await
-        .expect_err("pods never list");
+    let err =
+        LiveCluster::start_with_timeout(&client, None, PdbVersion::V1, Duration::from_secs(1))
+            .await
+            .expect_err("pods never list");
     assert!(
         matches!(&err, LiveError::NotReady { what, .. } if what == "pods"),
         "{err:?}"

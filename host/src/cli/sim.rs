@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::k8s::api_error;
 use crate::sim::scenario::{Generate, Scenario};
 use crate::sim::{Sim, SimOptions};
 
@@ -45,6 +46,10 @@ pub struct ServeArgs {
     /// Add a generated cluster, e.g. nodes=5000,pods=150000.
     #[arg(long, value_name = "nodes=N,pods=M")]
     pub generate: Option<String>,
+    /// Play this Kubernetes version (1.20 to 1.34) instead of the scenario's: 1.20 serves
+    /// PodDisruptionBudgets and evictions only as policy/v1beta1, 1.21-1.24 both, 1.25+ only v1.
+    #[arg(long, value_name = "1.X")]
+    pub kubernetes_version: Option<String>,
 }
 
 impl SimCommand {
@@ -65,6 +70,9 @@ impl ServeArgs {
         if let Some(g) = &self.generate {
             s.generate = Some(Generate::parse(g)?);
         }
+        if let Some(v) = &self.kubernetes_version {
+            s.cluster.version.clone_from(v);
+        }
         Ok(s)
     }
 
@@ -77,7 +85,7 @@ impl ServeArgs {
         let scenario = match self.scenario() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {:#}", anyhow::Error::new(e));
+                eprintln!("error: {}", api_error::render(&e));
                 return Ok(ExitCode::from(super::EXIT_USAGE));
             }
         };

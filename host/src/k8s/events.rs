@@ -7,7 +7,7 @@
 //! UID) is replaced.
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
 
 /// The component name events are reported by.
@@ -93,9 +93,12 @@ pub fn node_event(node: &str, step: RecycleStep, message: &str, now: jiff::Times
         reporting_component: Some(COMPONENT.into()),
         reporting_instance: Some(super::lease::default_identity()),
         action: Some(step.reason().into()),
+        // No eventTime: with one, a v1.20 API server accepts an Event about a Node only in
+        // kube-system (seen on a real v1.20.2: 422 "involvedObject.namespace ... does not match
+        // event.namespace"); without one, every version takes it in `default`, where the
+        // kubelet writes node events too.
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
-        event_time: Some(MicroTime(now)),
         count: Some(1),
         ..Event::default()
     }

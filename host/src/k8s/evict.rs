@@ -14,10 +14,9 @@
 //! The request goes through a client without retries ([`super::client::Clients::direct`]) so a
 //! 429 reaches the caller at once; this module never retries, the runbook decides. Servers that
 //! only serve `policy/v1beta1` evictions (older TKE clusters) get a v1beta1 body, found through
-//! discovery as kubectl does.
+//! discovery as kubectl does ([`super::served`]).
 
 use http_body_util::BodyExt as _;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, APIResourceList};
 
 /// The eviction API version a server serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,14 +70,6 @@ pub enum EvictOutcome {
 /// An eviction could not be sent, or the server answered something that is none of the outcomes.
 #[derive(Debug, thiserror::Error)]
 pub enum EvictError {
-    /// Discovery failed.
-    #[error("failed to discover the eviction API version")]
-    Discovery(#[source] kube::Error),
-    /// The server serves no eviction subresource (tke-recycle never falls back to deleting pods).
-    #[error(
-        "the API server offers no pods/eviction subresource; tke-recycle does not delete pods instead"
-    )]
-    Unsupported,
     /// The request got no answer.
     #[error("failed to evict pod {pod}")]
     Send {
@@ -98,59 +89,6 @@ pub enum EvictError {
         /// The server's message.
         message: String,
     },
-}
-
-/// The eviction version from `/api/v1`'s resource list, with kubectl's fallback to the policy
-/// group's preferred version when the subresource does not name its group and version.
-pub fn eviction_version(
-    core_v1: &APIResourceList,
-    policy_preferred: Option<&str>,
-) -> Option<EvictionVersion> {
-    let sub = core_v1
-        .resources
-        .iter()
-        .find(|r| r.name == "pods/eviction")?;
-    let version = match (sub.group.as_deref(), sub.version.as_deref()) {
-        (Some("policy"), Some(v)) if !v.is_empty() => v.to_owned(),
-        _ => policy_preferred?.strip_prefix("policy/")?.to_owned(),
-    };
-    match version.as_str() {
-        "v1" => Some(EvictionVersion::V1),
-        "v1beta1" => Some(EvictionVersion::V1beta1),
-        _ => None,
-    }
-}
-
-/// Ask the server which eviction version it serves.
-pub async fn discover_version(client: &kube::Client) -> Result<EvictionVersion, EvictError> {
-    let core: APIResourceList = client
-        .request(get("/api/v1"))
-        .await
-        .map_err(EvictError::Discovery)?;
-    let direct = eviction_version(&core, None);
-    if let Some(v) = direct {
-        return Ok(v);
-    }
-    if !core.resources.iter().any(|r| r.name == "pods/eviction") {
-        return Err(EvictError::Unsupported);
-    }
-    let groups: APIGroupList = client
-        .request(get("/apis"))
-        .await
-        .map_err(EvictError::Discovery)?;
-    let preferred = groups
-        .groups
-        .iter()
-        .find(|g| g.name == "policy")
-        .and_then(|g| g.preferred_version.as_ref())
-        .map(|v| v.group_version.clone());
-    eviction_version(&core, preferred.as_deref()).ok_or(EvictError::Unsupported)
-}
-
-fn get(path: &str) -> http::Request<Vec<u8>> {
-    let mut req = http::Request::new(Vec::new());
-    *req.uri_mut() = http::Uri::try_from(path).unwrap_or_else(|_| unreachable!("static path"));
-    req
 }
 
 /// The Eviction body: a proper `policy/v1` (or v1beta1) object with the UID precondition.
@@ -445,41 +383,6 @@ mod tests {
                    "metadata": {"name": "web-1", "namespace": "shop"},
                    "deleteOptions": {"preconditions": {"uid": "u-1"}, "gracePeriodSeconds": 30}})
         );
-    }
-
-    #[test]
-    fn version_comes_from_discovery_like_kubectl() {
-        let list = |sub: serde_json::Value| -> APIResourceList {
-            serde_json::from_value(json!({"groupVersion": "v1", "resources": [
-                {"name": "pods", "namespaced": true, "kind": "Pod", "verbs": ["get"], "singularName": ""},
-                sub]}))
-            .expect("valid list")
-        };
-        let sub = |extra: serde_json::Value| {
-            let mut v = json!({"name": "pods/eviction", "namespaced": true, "kind": "Eviction",
-                               "verbs": ["create"], "singularName": ""});
-            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-                o.extend(e.clone());
-            }
-            v
-        };
-        let v1 = list(sub(json!({"group": "policy", "version": "v1"})));
-        let beta = list(sub(json!({"group": "policy", "version": "v1beta1"})));
-        let unnamed = list(sub(json!({})));
-        let none = list(
-            json!({"name": "pods/log", "namespaced": true, "kind": "Pod", "verbs": ["get"], "singularName": ""}),
-        );
-        assert_eq!(eviction_version(&v1, None), Some(EvictionVersion::V1));
-        assert_eq!(
-            eviction_version(&beta, None),
-            Some(EvictionVersion::V1beta1)
-        );
-        assert_eq!(eviction_version(&unnamed, None), None);
-        assert_eq!(
-            eviction_version(&unnamed, Some("policy/v1beta1")),
-            Some(EvictionVersion::V1beta1)
-        );
-        assert_eq!(eviction_version(&none, Some("policy/v1")), None);
     }
 
     #[test]

@@ -42,7 +42,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::api_error;
 use super::project::{MIRROR_ANNOTATION, ProjectError};
+use super::served::PdbVersion;
 use super::snapshot::{Projection, now_seconds};
 use crate::snapshot::Snapshot;
 
@@ -108,7 +110,7 @@ struct Counters {
 
 /// Reflect every object of `api` into a store, stripped by `strip`, from a spawned task.
 fn spawn_watch<K>(
-    api: Api<K>,
+    events: impl futures::Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
     what: &'static str,
     strip: fn(&mut K),
     counters: Arc<Counters>,
@@ -122,12 +124,7 @@ where
     let (permanent_tx, permanent) = oneshot::channel();
     // The strip runs before the reflector, so that only stripped objects are ever cached (the
     // watcher has already taken each event's resourceVersion by then).
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(strip),
-    );
+    let stream = reflector::reflector(writer, events.modify(strip));
     let task = {
         let ready = ready.clone();
         let last_error = last_error.clone();
@@ -154,7 +151,7 @@ where
                     }
                     Err(e) => {
                         // The watcher resumes (re-listing when it must) after a backoff.
-                        tracing::warn!(resource = what, error = %e, "watch failed; retrying");
+                        tracing::warn!(resource = what, error = %api_error::render(&e), "watch failed; retrying");
                         if !ready.load(Ordering::Acquire) {
                             *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                         }
@@ -185,6 +182,46 @@ where
             ready_wait,
         },
     )
+}
+
+/// The watch events of a kind read with its own type.
+fn typed_events<K>(
+    client: &kube::Client,
+) -> impl futures::Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watcher(Api::<K>::all(client.clone()), watcher::Config::default()).default_backoff()
+}
+
+/// The watch events of PDBs read at the served version, as `policy/v1` objects.
+fn pdb_events(
+    client: &kube::Client,
+    version: PdbVersion,
+) -> impl futures::Stream<Item = Result<Event<PodDisruptionBudget>, watcher::Error>> + Send + 'static
+{
+    watcher(version.api(client), watcher::Config::default())
+        .default_backoff()
+        .map(move |event| {
+            event.and_then(|e| {
+                convert_event(e, |o| version.to_v1(o))
+                    .map_err(|e| watcher::Error::WatchFailed(kube::Error::SerdeError(e)))
+            })
+        })
+}
+
+/// The same event with its object converted.
+fn convert_event<A, B, E>(
+    event: Event<A>,
+    convert: impl Fn(A) -> Result<B, E>,
+) -> Result<Event<B>, E> {
+    Ok(match event {
+        Event::Apply(o) => Event::Apply(convert(o)?),
+        Event::Delete(o) => Event::Delete(convert(o)?),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(convert(o)?),
+        Event::InitDone => Event::InitDone,
+    })
 }
 
 /// Wait until one kind has listed, or report why it cannot.
@@ -242,19 +279,22 @@ fn in_list_order<K: kube::Resource<DynamicType = ()> + Clone>(store: &Store<K>) 
 
 impl LiveCluster {
     /// Start watching nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets,
-    /// policy/v1 PDBs and pods, and wait (up to [`START_TIMEOUT`]) until each has been listed.
-    /// Needs a Tokio runtime: the watches run as spawned tasks.
+    /// PDBs (at `pdb_version`, from [`super::served`]) and pods, and wait (up to
+    /// [`START_TIMEOUT`]) until each has been listed. Needs a Tokio runtime: the watches run as
+    /// spawned tasks.
     pub async fn start(
         client: &kube::Client,
         cluster_id: Option<String>,
+        pdb_version: PdbVersion,
     ) -> Result<LiveCluster, LiveError> {
-        Self::start_with_timeout(client, cluster_id, START_TIMEOUT).await
+        Self::start_with_timeout(client, cluster_id, pdb_version, START_TIMEOUT).await
     }
 
     /// [`start`](Self::start) with another timeout for the initial lists.
     pub async fn start_with_timeout(
         client: &kube::Client,
         cluster_id: Option<String>,
+        pdb_version: PdbVersion,
         timeout: Duration,
     ) -> Result<LiveCluster, LiveError> {
         let started = Instant::now();
@@ -262,9 +302,12 @@ impl LiveCluster {
         let mut tasks = Vec::new();
         let mut starting = Vec::new();
         macro_rules! watch {
-            ($kind:ty, $what:literal, $strip:expr) => {{
+            ($kind:ty, $what:literal, $strip:expr) => {
+                watch!($kind, $what, $strip, typed_events::<$kind>(client))
+            };
+            ($kind:ty, $what:literal, $strip:expr, $events:expr) => {{
                 let (store, task, s) =
-                    spawn_watch::<$kind>(Api::all(client.clone()), $what, $strip, counters.clone());
+                    spawn_watch::<$kind>($events, $what, $strip, counters.clone());
                 tasks.push(task);
                 starting.push(s);
                 store
@@ -279,7 +322,12 @@ impl LiveCluster {
             deployments: watch!(Deployment, "deployments", strip_deployment),
             stateful_sets: watch!(StatefulSet, "statefulsets", strip_stateful_set),
             daemon_sets: watch!(DaemonSet, "daemonsets", strip_daemon_set),
-            pdbs: watch!(PodDisruptionBudget, "poddisruptionbudgets", strip_pdb),
+            pdbs: watch!(
+                PodDisruptionBudget,
+                "poddisruptionbudgets",
+                strip_pdb,
+                pdb_events(client, pdb_version)
+            ),
             pods: watch!(Pod, "pods", strip_pod),
             counters,
             tasks: Vec::new(),

@@ -11,7 +11,9 @@
 //! - [`live`]: the run's live view, kept current by watches; a refresh costs what changed.
 //! - [`drain`]: which pods a drain must evict, as kubectl decides it (pure).
 //! - [`node_ops`]: cordon, uncordon, labels and taints.
+//! - [`served`]: which PDB and eviction versions the cluster serves (Kubernetes 1.20 to 1.32).
 
+pub mod api_error;
 pub mod client;
 pub mod drain;
 pub mod events;
@@ -21,5 +23,6 @@ pub mod live;
 pub mod node_ops;
 pub mod project;
 pub mod quantity;
+pub mod served;
 pub mod snapshot;
 pub mod wait;

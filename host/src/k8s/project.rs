@@ -37,6 +37,9 @@ const DEFAULT_GRACE_SECONDS: u64 = 30;
 /// happens with a broken or hostile server; the snapshot is refused rather than guessed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
+    /// An object read at an older API version does not fit the version the projection reads.
+    #[error("a PodDisruptionBudget read as policy/v1beta1 does not read as policy/v1")]
+    Convert(#[source] serde_json::Error),
     /// A resource quantity does not parse.
     #[error("{kind} {name}: resource {resource} has an invalid quantity")]
     BadQuantity {

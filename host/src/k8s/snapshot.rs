@@ -37,6 +37,9 @@ pub enum SnapshotReadError {
         #[source]
         source: kube::Error,
     },
+    /// Discovery of the served PDB version failed.
+    #[error("failed to find which PodDisruptionBudget version the cluster serves")]
+    Discovery(#[source] super::served::ServedError),
     /// An object could not be projected.
     #[error("failed to read {what}")]
     Project {
@@ -291,11 +294,15 @@ where
 }
 
 /// Read nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets, PDBs and pods, and
-/// project them into a [`Snapshot`].
+/// project them into a [`Snapshot`]. PDBs are read at the version the cluster serves
+/// (discovered first: `policy/v1`, or `policy/v1beta1` on Kubernetes 1.20).
 pub async fn read_snapshot(
     client: &kube::Client,
     cluster_id: Option<String>,
 ) -> Result<Snapshot, SnapshotReadError> {
+    let pdb_version = super::served::discover_pdb(client)
+        .await
+        .map_err(SnapshotReadError::Discovery)?;
     let mut p = Projection::new(cluster_id, now_seconds());
     for_each_page(&Api::<Node>::all(client.clone()), "nodes", |page| {
         p.nodes(page)
@@ -343,11 +350,14 @@ pub async fn read_snapshot(
         |page| p.daemon_sets(page),
     )
     .await?;
-    for_each_page(
-        &Api::<PodDisruptionBudget>::all(client.clone()),
-        "poddisruptionbudgets",
-        |page| p.pdbs(page),
-    )
+    for_each_page(&pdb_version.api(client), "poddisruptionbudgets", |page| {
+        let pdbs = page
+            .into_iter()
+            .map(|o| pdb_version.to_v1(o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ProjectError::Convert)?;
+        p.pdbs(pdbs)
+    })
     .await?;
     for_each_page(&Api::<Pod>::all(client.clone()), "pods", |page| {
         p.pods(page)

@@ -14,11 +14,12 @@ use crate::bindings::{RunMode, RunRequest};
 use crate::bundled;
 use crate::checks::PolicySpec;
 use crate::engine::{Limits, LoadError, Runtime};
+use crate::k8s::api_error;
 use crate::k8s::client::Clients;
 use crate::k8s::events::{self, RecycleStep};
-use crate::k8s::evict::{self, EvictError};
 use crate::k8s::lease::{LeaseError, LeaseLock};
 use crate::k8s::live::{LiveCluster, LiveError};
+use crate::k8s::served::{self, ServedError};
 use crate::runbook::context::{Prompter, empty_view};
 use crate::runbook::{Cancel, EventSink, PolicySet, RunContext, RunEvent, RunbookModule};
 use crate::tke::client::TcClient;
@@ -128,9 +129,9 @@ pub enum RunError {
     /// The live view of the cluster could not be started.
     #[error("cannot watch the cluster")]
     Live(#[source] LiveError),
-    /// The eviction API version could not be discovered.
-    #[error("cannot discover the eviction API")]
-    Eviction(#[source] EvictError),
+    /// Discovery failed, or the cluster lacks the PDB or eviction API.
+    #[error("cannot find which API versions the cluster serves")]
+    Discovery(#[source] ServedError),
     /// The runbook component could not be loaded.
     #[error("cannot load the runbook")]
     Load(#[source] LoadError),
@@ -340,7 +341,7 @@ pub async fn execute(
                         return None;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "renewing the cluster lock failed; retrying")
+                        tracing::warn!(error = %api_error::render(&e), "renewing the cluster lock failed; retrying")
                     }
                 }
             }
@@ -368,7 +369,7 @@ pub async fn execute(
         if let Ok(Some(l)) = task.await
             && let Err(e) = l.release().await
         {
-            tracing::warn!(error = %e, "could not release the cluster lock; it expires by itself");
+            tracing::warn!(error = %api_error::render(&e), "could not release the cluster lock; it expires by itself");
         }
     }
     result
@@ -391,12 +392,14 @@ async fn run_with_lock(
     wasm: &[u8],
     started: Instant,
 ) -> Result<RunOutcome, RunError> {
-    let live = LiveCluster::start(&clients.reads, record.cluster_id.clone())
+    // Once per run, as kubectl does: which PDB and eviction versions this cluster serves.
+    let served = served::discover(&clients.reads)
+        .await
+        .map_err(RunError::Discovery)?;
+    let live = LiveCluster::start(&clients.reads, record.cluster_id.clone(), served.pdb)
         .await
         .map_err(RunError::Live)?;
-    let eviction_version = evict::discover_version(&clients.reads)
-        .await
-        .map_err(RunError::Eviction)?;
+    let eviction_version = served.eviction;
     let module = RunbookModule::load(&runtime, &module_name, wasm, opts.limits.clone())
         .map_err(RunError::Load)?;
     if resume && journal.run().runbook.sha256 != crate::tke::sign::sha256_hex(wasm) {
@@ -432,7 +435,7 @@ async fn run_with_lock(
                 // must not slow or stop the recycle.
                 tokio::spawn(async move {
                     if let Err(err) = events::record(&client, &node, step, &message).await {
-                        tracing::debug!(error = %err, "node event not recorded");
+                        tracing::debug!(error = %api_error::render(&err), "node event not recorded");
                     }
                 });
             }

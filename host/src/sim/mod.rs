@@ -11,6 +11,7 @@
 pub mod clock;
 mod controllers;
 pub mod kube_api;
+pub mod kube_version;
 pub mod quantity;
 pub mod resource;
 pub mod scenario;
@@ -56,6 +57,9 @@ pub enum SimError {
     /// The TLS listener could not be set up.
     #[error("failed to set up TLS for the Kubernetes API")]
     TlsFailed(#[source] tls::TlsError),
+    /// The scenario names a Kubernetes version the practice cluster cannot play.
+    #[error("cannot start the practice cluster")]
+    Version(#[from] kube_version::VersionError),
     /// A scenario object could not be loaded.
     #[error("failed to load scenario object {index} ({kind} {name})")]
     LoadFailed {
@@ -141,6 +145,7 @@ impl Sim {
             None => Box::new(std::iter::empty()),
         };
         let clock = Clock::new(options.speed.or(scenario.speed).unwrap_or(1.0));
+        let k8s = scenario.cluster.kube_version()?;
         let store = Arc::new(Store::new());
         store.set_recording(false);
         let tke = TkeState::from_scenario(&scenario);
@@ -206,9 +211,12 @@ impl Sim {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
-            let Some(res) = Res::by_kind(&api, &kind) else {
+            let Some(res) = Res::by_manifest_kind(&api, &kind) else {
                 continue;
             };
+            if api == "policy/v1beta1" {
+                o = kube_api::v1beta1_pdb_as_stored(o);
+            }
             if res.def().namespaced && o.pointer("/metadata/namespace").is_none() {
                 o["metadata"]["namespace"] = json!("default");
             }
@@ -287,7 +295,7 @@ impl Sim {
         let kube = Arc::new(kube_api::KubeApi {
             store: store.clone(),
             token: creds.token.clone(),
-            version: scenario.cluster.version.clone(),
+            version: k8s,
             address: k8s_addr.to_string(),
             faults: scenario.faults.clone(),
             resource_requests: Default::default(),

@@ -251,6 +251,16 @@ impl Res {
         }
     }
 
+    /// Find a resource by the `apiVersion` and kind of a scenario manifest: also
+    /// `policy/v1beta1` PodDisruptionBudgets (stored as policy/v1, served at the versions the
+    /// played Kubernetes version has, whichever version the manifest was written for).
+    pub fn by_manifest_kind(api_version: &str, kind: &str) -> Option<Res> {
+        match (api_version, kind) {
+            ("policy/v1beta1", "PodDisruptionBudget") => Some(Res::PodDisruptionBudgets),
+            _ => Self::by_kind(api_version, kind),
+        }
+    }
+
     /// Find a resource by group, version and plural.
     pub fn lookup(group: &str, version: &str, plural: &str) -> Option<Res> {
         Res::ALL.into_iter().find(|r| {

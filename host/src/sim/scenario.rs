@@ -4,6 +4,7 @@
 //! This module only describes and validates; turning a scenario into objects and VMs is done by
 //! `Sim::start`.
 
+use super::kube_version::{KubeVersion, VersionError};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,10 @@ pub struct ClusterSpec {
     pub id: String,
     /// Cluster name.
     pub name: String,
-    /// Kubernetes version.
+    /// The Kubernetes version played (`1.20` to `1.34`, as `1.x` or `1.x.y`): `/version`, and
+    /// which API versions the practice cluster serves (see [`KubeVersion`]). Also accepted as
+    /// `kubernetesVersion`.
+    #[serde(alias = "kubernetesVersion", alias = "kubernetes_version")]
     pub version: String,
     /// Region, e.g. ap-guangzhou.
     pub region: String,
@@ -92,6 +96,13 @@ pub struct ClusterSpec {
     /// The group TKE binds when AddExistedInstances is given no SecurityGroupIds (the project's
     /// default group: usually not the one the node was in).
     pub default_security_group_id: String,
+}
+
+impl ClusterSpec {
+    /// The Kubernetes version played, parsed.
+    pub fn kube_version(&self) -> Result<KubeVersion, VersionError> {
+        KubeVersion::parse(&self.version)
+    }
 }
 
 impl Default for ClusterSpec {
@@ -457,10 +468,12 @@ impl Scenario {
                 )));
             }
         }
+        KubeVersion::parse(&self.cluster.version)
+            .map_err(|e| ScenarioError::Invalid(format!("cluster.version: {e}")))?;
         for (i, o) in self.objects.iter().enumerate() {
             let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
             let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-            if super::resource::Res::by_kind(api, kind).is_none() {
+            if super::resource::Res::by_manifest_kind(api, kind).is_none() {
                 return Err(ScenarioError::Invalid(format!(
                     "objects[{i}]: unsupported apiVersion/kind {api:?}/{kind:?}"
                 )));

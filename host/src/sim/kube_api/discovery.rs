@@ -3,19 +3,19 @@
 //!
 //! Only the legacy (unaggregated) discovery format is served; kubectl v1.32 and kube-rs fall back
 //! to it when a plain `application/json` answer comes back. `/api/v1` lists `pods/eviction` with
-//! group `policy`, version `v1`, without which `kubectl drain` deletes pods instead of evicting.
+//! group `policy` and the version the played Kubernetes version has, without which `kubectl
+//! drain` deletes pods instead of evicting. PodDisruptionBudgets are listed at every version the
+//! played Kubernetes version serves ([`KubeVersion::pdb_versions`]).
 
 use serde_json::{Value, json};
 
+use crate::sim::kube_version::KubeVersion;
 use crate::sim::resource::Res;
 
 /// `/version`.
-pub fn version(k8s_version: &str) -> Value {
-    let mut parts = k8s_version.trim_start_matches('v').split('.');
-    let major = parts.next().unwrap_or("1");
-    let minor = parts.next().unwrap_or("32");
+pub fn version(k8s: KubeVersion) -> Value {
     json!({
-        "major": major, "minor": minor, "gitVersion": format!("v{}", k8s_version.trim_start_matches('v')),
+        "major": "1", "minor": k8s.minor.to_string(), "gitVersion": k8s.to_string(),
         "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.4", "compiler": "gc", "platform": "linux/amd64"
     })
@@ -27,36 +27,43 @@ pub fn core_versions(server_address: &str) -> Value {
            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]})
 }
 
-fn groups() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
+/// Each served group with its versions, preferred first.
+fn groups(k8s: KubeVersion) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
     for r in Res::ALL {
         let d = r.def();
-        if !d.group.is_empty() && !out.contains(&(d.group, d.version)) {
-            out.push((d.group, d.version));
+        if d.group.is_empty() || out.iter().any(|(g, _)| *g == d.group) {
+            continue;
         }
+        let versions = if r == Res::PodDisruptionBudgets {
+            k8s.pdb_versions().to_vec()
+        } else {
+            vec![d.version]
+        };
+        out.push((d.group, versions));
     }
     out
 }
 
-fn group_doc(group: &str, version: &str) -> Value {
-    let gv = format!("{group}/{version}");
-    json!({"name": group, "versions": [{"groupVersion": gv, "version": version}],
-           "preferredVersion": {"groupVersion": gv, "version": version}})
+fn group_doc(group: &str, versions: &[&str]) -> Value {
+    let gv = |v: &str| json!({"groupVersion": format!("{group}/{v}"), "version": v});
+    json!({"name": group, "versions": versions.iter().map(|v| gv(v)).collect::<Vec<_>>(),
+           "preferredVersion": gv(versions.first().copied().unwrap_or_default())})
 }
 
 /// `/apis`.
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = groups().into_iter().map(|(g, v)| group_doc(g, v)).collect();
+pub fn group_list(k8s: KubeVersion) -> Value {
+    let groups: Vec<Value> = groups(k8s).iter().map(|(g, v)| group_doc(g, v)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/apis/{group}`, if served.
-pub fn group(group: &str) -> Option<Value> {
-    groups()
+pub fn group(k8s: KubeVersion, group: &str) -> Option<Value> {
+    groups(k8s)
         .into_iter()
         .find(|(g, _)| *g == group)
         .map(|(g, v)| {
-            let mut d = group_doc(g, v);
+            let mut d = group_doc(g, &v);
             d["kind"] = json!("APIGroup");
             d["apiVersion"] = json!("v1");
             d
@@ -64,11 +71,16 @@ pub fn group(group: &str) -> Option<Value> {
 }
 
 /// The APIResourceList of `/api/v1` (group "") or `/apis/{group}/{version}`.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+pub fn resource_list(k8s: KubeVersion, group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for r in Res::ALL {
         let d = r.def();
-        if d.group != group || d.version != version {
+        let served = if r == Res::PodDisruptionBudgets {
+            d.group == group && k8s.serves_pdb(version)
+        } else {
+            d.group == group && d.version == version
+        };
+        if !served {
             continue;
         }
         resources.push(json!({
@@ -85,7 +97,8 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             Res::Pods => {
                 resources.push(
                     json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
-                    "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}),
+                    "group": "policy", "version": k8s.eviction_version(), "kind": "Eviction",
+                    "verbs": ["create"]}),
                 );
                 resources.push(
                     json!({"name": "pods/binding", "singularName": "", "namespaced": true,
@@ -121,7 +134,8 @@ mod tests {
 
     #[test]
     fn core_v1_lists_policy_eviction() {
-        let list = resource_list("", "v1").expect("core");
+        let k8s = KubeVersion::parse("1.32.2").expect("version");
+        let list = resource_list(k8s, "", "v1").expect("core");
         let ev = list["resources"]
             .as_array()
             .expect("array")
@@ -130,8 +144,34 @@ mod tests {
             .expect("eviction");
         assert_eq!(ev["group"], "policy");
         assert_eq!(ev["version"], "v1");
-        assert!(resource_list("policy", "v1").is_some());
-        assert!(resource_list("nope", "v1").is_none());
-        assert_eq!(version("1.32.2")["minor"], "32");
+        assert!(resource_list(k8s, "policy", "v1").is_some());
+        assert!(resource_list(k8s, "policy", "v1beta1").is_none());
+        assert!(resource_list(k8s, "nope", "v1").is_none());
+        assert_eq!(version(k8s)["minor"], "32");
+        assert_eq!(version(k8s)["gitVersion"], "v1.32.2");
+    }
+
+    #[test]
+    fn an_old_cluster_serves_pdbs_and_evictions_as_v1beta1() {
+        let k8s = KubeVersion::parse("1.20").expect("version");
+        assert!(resource_list(k8s, "policy", "v1").is_none());
+        let beta = resource_list(k8s, "policy", "v1beta1").expect("v1beta1");
+        assert_eq!(beta["groupVersion"], "policy/v1beta1");
+        assert_eq!(beta["resources"][0]["name"], "poddisruptionbudgets");
+        let policy = group(k8s, "policy").expect("policy group");
+        assert_eq!(policy["preferredVersion"]["version"], "v1beta1");
+        let core = resource_list(k8s, "", "v1").expect("core");
+        let ev = core["resources"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .expect("eviction");
+        assert_eq!(ev["version"], "v1beta1");
+
+        let both = KubeVersion::parse("1.24").expect("version");
+        let policy = group(both, "policy").expect("policy group");
+        assert_eq!(policy["versions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(policy["preferredVersion"]["version"], "v1");
     }
 }

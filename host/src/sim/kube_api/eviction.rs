@@ -44,6 +44,17 @@ pub fn evict(api: &KubeApi, t: &Target, body: &[u8]) -> Result<Response, ApiErro
             "name in URL does not match name in Eviction object: {name} vs {n}"
         )));
     }
+    // The Eviction's own version: kubectl and tke-recycle send the one discovery names.
+    if let Some(version) = ev
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|v| v.strip_prefix("policy/"))
+        && !api.version.accepts_eviction(version)
+    {
+        return Err(ApiError::bad_request(format!(
+            "no kind \"Eviction\" is registered for version \"policy/{version}\" in scheme \"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30\""
+        )));
+    }
     let opts = ev.get("deleteOptions").cloned().unwrap_or(json!({}));
     let grace = opts.get("gracePeriodSeconds").and_then(Value::as_i64);
     let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);

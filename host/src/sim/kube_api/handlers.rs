@@ -195,6 +195,9 @@ impl Handlers<'_> {
             v["metadata"]["namespace"] = json!(ns);
         }
         default_on_create(res, &mut v);
+        if res == Res::Events {
+            validate_event(&v, self.api.version)?;
+        }
         if self.query.get("dryRun").is_some() {
             return Ok(json_response(
                 201,
@@ -487,4 +490,73 @@ pub fn delete_object(
         }
     }
     api.store.delete(res, ns, name, uid, rv).map_err(err)
+}
+
+/// The API server's legacy validation of a core/v1 Event's namespace: an Event about a
+/// cluster-scoped object (a Node) goes in `default` when it has no `eventTime`; with an
+/// `eventTime` a real v1.20.2 accepts it only in `kube-system` (later versions also in
+/// `default`).
+fn validate_event(
+    event: &Value,
+    k8s: crate::sim::kube_version::KubeVersion,
+) -> Result<(), ApiError> {
+    let text = |p: &str| event.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let (ns, involved_ns) = (
+        text("/metadata/namespace"),
+        text("/involvedObject/namespace"),
+    );
+    let has_event_time = event.get("eventTime").is_some_and(|t| !t.is_null());
+    let allowed = match (involved_ns.is_empty(), has_event_time) {
+        (false, _) => ns == involved_ns,
+        (true, false) => ns.is_empty() || ns == "default",
+        (true, true) => ns == "kube-system" || (k8s.minor > 20 && ns == "default"),
+    };
+    if allowed {
+        return Ok(());
+    }
+    let name = event
+        .pointer("/metadata/name")
+        .or_else(|| event.pointer("/metadata/generateName"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Err(ApiError::new(
+        422,
+        "Invalid",
+        format!(
+            "Event {name:?} is invalid: involvedObject.namespace: Invalid value: {involved_ns:?}: does not match event.namespace"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::kube_version::KubeVersion;
+
+    #[test]
+    fn node_events_with_an_event_time_go_in_kube_system_on_1_20() {
+        let event = |ns: &str, time: bool| {
+            let mut e = json!({"metadata": {"namespace": ns, "generateName": "n1.x."},
+                "involvedObject": {"kind": "Node", "name": "n1"}});
+            if time {
+                e["eventTime"] = json!("2026-12-03T08:00:00.000000Z");
+            }
+            e
+        };
+        let (old, new) = (
+            KubeVersion::parse("1.20").expect("1.20"),
+            KubeVersion::parse("1.32").expect("1.32"),
+        );
+        assert!(validate_event(&event("default", false), old).is_ok());
+        assert!(validate_event(&event("kube-system", true), old).is_ok());
+        let refused = validate_event(&event("default", true), old).expect_err("1.20 refuses");
+        assert_eq!(refused.code, 422);
+        assert!(
+            refused.message.contains("does not match event.namespace"),
+            "{}",
+            refused.message
+        );
+        assert!(validate_event(&event("default", true), new).is_ok());
+        assert!(validate_event(&event("shop", false), new).is_err());
+    }
 }

@@ -10,10 +10,19 @@ mod discovery;
 mod eviction;
 mod handlers;
 pub mod patch;
+mod served_version;
 pub mod status;
 mod watch;
 
 pub use handlers::default_on_create;
+
+/// A `policy/v1beta1` PDB manifest as the store keeps it: `policy/v1`, with an empty selector
+/// made to select no pod, as v1beta1 means it.
+pub fn v1beta1_pdb_as_stored(mut manifest: serde_json::Value) -> serde_json::Value {
+    served_version::keep_v1beta1_selector_meaning(&mut manifest);
+    manifest["apiVersion"] = serde_json::json!("policy/v1");
+    manifest
+}
 
 use std::sync::Arc;
 
@@ -23,6 +32,7 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 
+use crate::sim::kube_version::KubeVersion;
 use crate::sim::resource::Res;
 use crate::sim::scenario::{Faults, nth_is_faulted};
 use crate::sim::store::Store;
@@ -37,8 +47,8 @@ pub struct KubeApi {
     pub store: Arc<Store>,
     /// Accepted bearer token.
     pub token: String,
-    /// Kubernetes version reported by `/version`.
-    pub version: String,
+    /// The Kubernetes version played: `/version`, and which API versions are served.
+    pub version: KubeVersion,
     /// `host:port` the server listens on (for `/api`).
     pub address: String,
     /// Injected faults (API 5xx rate).
@@ -118,6 +128,9 @@ pub struct Target {
     pub name: Option<String>,
     /// Subresource (`status`, `eviction`, `binding`, `scale`), if any.
     pub sub: Option<String>,
+    /// The `apiVersion` the request addressed when it is not the one objects are stored at
+    /// (`policy/v1beta1` PDBs, stored as `policy/v1`; the two carry the same fields).
+    pub served_as: Option<&'static str>,
 }
 
 enum Route {
@@ -130,7 +143,7 @@ enum Route {
     Health,
 }
 
-fn route(path: &str) -> Result<Route, ApiError> {
+fn route(path: &str, k8s: KubeVersion) -> Result<Route, ApiError> {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -164,7 +177,19 @@ fn route(path: &str) -> Result<Route, ApiError> {
         }),
         _ => (None, rest.to_vec()),
     };
-    let res = Res::lookup(group, version, rest[0]).ok_or_else(not_found)?;
+    let pdb = Res::PodDisruptionBudgets.def();
+    let (res, served_as) = if group == pdb.group && rest[0] == pdb.plural {
+        if !k8s.serves_pdb(version) {
+            return Err(not_found());
+        }
+        let served_as = (version == "v1beta1").then_some("policy/v1beta1");
+        (Res::PodDisruptionBudgets, served_as)
+    } else {
+        (
+            Res::lookup(group, version, rest[0]).ok_or_else(not_found)?,
+            None,
+        )
+    };
     if ns.is_some() && !res.def().namespaced {
         return Err(not_found());
     }
@@ -173,6 +198,7 @@ fn route(path: &str) -> Result<Route, ApiError> {
         ns,
         name: rest.get(1).map(|s| (*s).to_owned()),
         sub: rest.get(2).map(|s| (*s).to_owned()),
+        served_as,
     }))
 }
 
@@ -201,17 +227,17 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let route = match route(&path) {
+    let route = match route(&path, api.version) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     let target = match route {
-        Route::Version => return ok_json(&discovery::version(&api.version)),
+        Route::Version => return ok_json(&discovery::version(api.version)),
         Route::Health => return json_response(200, "ok"),
         Route::CoreVersions => return ok_json(&discovery::core_versions(&api.address)),
-        Route::GroupList => return ok_json(&discovery::group_list()),
+        Route::GroupList => return ok_json(&discovery::group_list(api.version)),
         Route::Group(g) => {
-            return match discovery::group(&g) {
+            return match discovery::group(api.version, &g) {
                 Some(v) => ok_json(&v),
                 None => ApiError::new(
                     404,
@@ -222,7 +248,7 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
             };
         }
         Route::Resources(g, v) => {
-            return match discovery::resource_list(&g, &v) {
+            return match discovery::resource_list(api.version, &g, &v) {
                 Some(v) => ok_json(&v),
                 None => ApiError::new(
                     404,
@@ -264,6 +290,10 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
             return ApiError::bad_request("request body too large or unreadable").into_response();
         }
     };
+    let body = match target.served_as {
+        Some(served_as) => served_version::request_body(served_as, body),
+        None => body,
+    };
     let h = handlers::Handlers {
         api: &api,
         t: &target,
@@ -271,7 +301,11 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
     };
     let result = match (method, target.name.is_some(), target.sub.as_deref()) {
         (Method::GET, false, _) if query.flag("watch") => {
-            return watch::watch(&api, &target, &query);
+            let response = watch::watch(&api, &target, &query);
+            return match target.served_as {
+                Some(served_as) => served_version::response(served_as, response),
+                None => response,
+            };
         }
         (Method::GET, false, _) => h.list(),
         (Method::POST, false, _) => h.create(&body),
@@ -287,9 +321,10 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         (Method::GET, true, Some("scale")) => h.get_scale(),
         _ => Err(ApiError::method_not_allowed()),
     };
-    match result {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    match (result, target.served_as) {
+        (Ok(r), Some(served_as)) => served_version::response(served_as, r),
+        (Ok(r), None) => r,
+        (Err(e), _) => e.into_response(),
     }
 }
 
@@ -304,26 +339,44 @@ mod tests {
 
     #[test]
     fn paths_route_to_resources() {
-        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/default/pods/p1/eviction") else {
+        let k8s = KubeVersion::parse("1.32").expect("version");
+        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/default/pods/p1/eviction", k8s)
+        else {
             panic!("route")
         };
         assert_eq!(
             (t.res, t.ns.as_deref(), t.name.as_deref(), t.sub.as_deref()),
             (Res::Pods, Some("default"), Some("p1"), Some("eviction"))
         );
-        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/kube-system") else {
+        let Ok(Route::Resource(t)) = route("/api/v1/namespaces/kube-system", k8s) else {
             panic!("ns")
         };
         assert_eq!(
             (t.res, t.name.as_deref()),
             (Res::Namespaces, Some("kube-system"))
         );
-        let Ok(Route::Resource(t)) = route("/apis/apps/v1/deployments") else {
+        let Ok(Route::Resource(t)) = route("/apis/apps/v1/deployments", k8s) else {
             panic!("deploy")
         };
         assert_eq!((t.res, t.ns), (Res::Deployments, None));
-        assert!(route("/apis/nope/v1/things").is_err());
-        assert!(matches!(route("/apis/policy/v1"), Ok(Route::Resources(..))));
+        assert!(route("/apis/nope/v1/things", k8s).is_err());
+        assert!(matches!(
+            route("/apis/policy/v1", k8s),
+            Ok(Route::Resources(..))
+        ));
+        assert!(route("/apis/policy/v1beta1/poddisruptionbudgets", k8s).is_err());
+        let old = KubeVersion::parse("1.20").expect("version");
+        let Ok(Route::Resource(t)) = route(
+            "/apis/policy/v1beta1/namespaces/shop/poddisruptionbudgets",
+            old,
+        ) else {
+            panic!("v1beta1 pdb")
+        };
+        assert_eq!(
+            (t.res, t.served_as),
+            (Res::PodDisruptionBudgets, Some("policy/v1beta1"))
+        );
+        assert!(route("/apis/policy/v1/poddisruptionbudgets", old).is_err());
     }
 
     #[test]
