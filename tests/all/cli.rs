@@ -2,10 +2,11 @@
 
 use std::process::Output;
 
+use crate::support::RunCli as _;
 use crate::support::{bin, example_snapshot, guest};
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("binary runs")
+    bin().args(args).run_cli().expect("binary runs")
 }
 
 fn text(out: &Output) -> (String, String) {

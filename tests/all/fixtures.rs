@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use crate::support::RunCli as _;
 use crate::support::{bin, example_snapshot, guest};
 
 fn fixture(name: &str) -> PathBuf {
@@ -18,7 +19,7 @@ fn codes(snapshot: &std::path::Path, args: &[&str]) -> (i32, BTreeSet<String>) {
         .args(["policy", "check", "-o", "json", "--snapshot"])
         .arg(snapshot)
         .args(args)
-        .output()
+        .run_cli()
         .expect("binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {

@@ -11,6 +11,7 @@ use tke_recycle::sim::scenario::Scenario;
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
 
 use crate::sim_common::kubectl;
+use crate::support::RunCli as _;
 use crate::support::bin;
 
 /// Four 2-CPU nodes. `big` (1.5 CPU each) fills one replica per node, so the drained node's
@@ -65,7 +66,7 @@ fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
         .arg(path)
         .arg("--kubeconfig")
         .arg(&sim.kubeconfig)
-        .output()
+        .run_cli()
         .expect("binary runs");
     assert!(
         out.status.success(),
@@ -126,7 +127,7 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
         ])
         .arg("--snapshot")
         .arg(&before_path)
-        .output()
+        .run_cli()
         .expect("binary runs");
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     let pods_before: BTreeMap<String, &Value> = before["pods"]

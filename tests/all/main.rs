@@ -7,12 +7,14 @@
 mod access;
 mod bundled;
 mod cli;
+mod error_text;
 mod fixtures;
 mod headroom_agreement;
 mod hostile;
 mod journal;
 mod live;
 mod node_table;
+mod old_clusters;
 mod recycle;
 mod recycle_crash;
 mod recycle_faults;

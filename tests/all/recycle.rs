@@ -11,7 +11,7 @@ use tke_recycle::sim::resource::Res;
 use tke_recycle::sim::scenario::Scenario;
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
 
-use crate::support::cache_dir;
+use crate::support::{assert_no_debug_dump, cache_dir};
 
 /// The demo scenario, at `speed`, with `edit` applied before it starts.
 pub async fn demo_sim(speed: f64, edit: impl FnOnce(&mut Scenario)) -> SimHandle {
@@ -113,11 +113,16 @@ pub async fn tke_recycle(
         .await
         .unwrap_or_else(|_| panic!("tke-recycle {args:?} did not finish in 240 s"))
         .expect("the binary runs");
-    Ran {
+    let ran = Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    if ran.code != Some(0) {
+        assert_no_debug_dump(&ran.stdout);
+        assert_no_debug_dump(&ran.stderr);
     }
+    ran
 }
 
 /// `run` of `nodes` in the demo cluster with JSON output and `--yes`.

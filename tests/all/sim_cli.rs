@@ -1,6 +1,7 @@
 //! `tke-recycle sim serve` as a black box: bad input exits 2; a served scenario answers kubectl
 //! and stops cleanly on Ctrl-C (SIGINT).
 
+use crate::support::RunCli as _;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tke-recycle");
 fn sim_cli_missing_scenario_is_bad_input() {
     let out = Command::new(BIN)
         .args(["sim", "serve", "--scenario", "/nonexistent.yaml"])
-        .output()
+        .run_cli()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -59,7 +60,7 @@ fn sim_cli_serve_prints_connection_details_and_stops_on_ctrl_c() {
     );
     let out = Command::new("kubectl")
         .args(["--kubeconfig", &kubeconfig, "get", "nodes", "-o", "name"])
-        .output()
+        .run_cli()
         .expect("kubectl on PATH");
     assert!(
         out.status.success(),

@@ -48,3 +48,75 @@ pub fn bin() -> std::process::Command {
         .env_remove("TKE_RECYCLE_LOG");
     cmd
 }
+
+/// Running the binary under test where its failures are asserted on: a failing run's output
+/// must read as sentences, never as a Rust `Debug` structure (see [`assert_no_debug_dump`]).
+pub trait RunCli {
+    /// `output()`, checking a failing run's stdout and stderr.
+    fn run_cli(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl RunCli for std::process::Command {
+    fn run_cli(&mut self) -> std::io::Result<std::process::Output> {
+        let out = self.output()?;
+        if !out.status.success() {
+            assert_no_debug_dump(&String::from_utf8_lossy(&out.stdout));
+            assert_no_debug_dump(&String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(out)
+    }
+}
+
+/// Fail if `text` shows a Rust `Debug` rendering: `Some(`, `None,`/`None)`/`None }`, or a struct
+/// (`Status { status: ...`: a capitalised name, ` { `, a field name and `:`).
+pub fn assert_no_debug_dump(text: &str) {
+    if let Some(shape) = debug_dump(text) {
+        panic!("the output shows a Rust Debug structure ({shape:?}):\n{text}");
+    }
+}
+
+/// The first `Debug`-looking fragment of `text`, if any.
+pub fn debug_dump(text: &str) -> Option<String> {
+    for marker in ["Some(", "None,", "None)", "None }"] {
+        if let Some(at) = text.find(marker) {
+            return Some(text[at.saturating_sub(20)..(at + 20).min(text.len())].to_owned());
+        }
+    }
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(" { ") {
+        let at = from + pos;
+        let name_start = text[..at]
+            .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .map_or(0, |i| i + 1);
+        let name = &text[name_start..at];
+        let field: String = text[at + 3..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = at + 3 + field.len();
+        if name.starts_with(|c: char| c.is_ascii_uppercase())
+            && !field.is_empty()
+            && bytes.get(after) == Some(&b':')
+        {
+            return Some(text[name_start..(after + 20).min(text.len())].to_owned());
+        }
+        from = at + 3;
+    }
+    None
+}
+
+#[test]
+fn debug_dumps_are_recognised_and_sentences_are_not() {
+    let dump = r#"error: ApiError: the server could not find the requested resource: NotFound (Status { status: Some(Failure), code: 404 })"#;
+    assert!(debug_dump(dump).is_some());
+    assert!(debug_dump("Status { code: 404 }").is_some());
+    assert!(debug_dump("x: Error { kind: NotFound }").is_some());
+    for fine in [
+        "error: cannot read the cluster: the API server answered HTTP 404 NotFound: it is gone",
+        r#"{"step": "end", "status": {"state": "done"}}"#,
+        "use --selector 'app in (web)' { braces } are fine",
+    ] {
+        assert_eq!(debug_dump(fine), None, "{fine}");
+    }
+}

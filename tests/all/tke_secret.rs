@@ -16,6 +16,7 @@ use tke_recycle::tke::client::{ClientConfig, TcClient};
 use tke_recycle::tke::credentials::{Credentials, Secret};
 use tke_recycle::tke::retry::Backoff;
 
+use crate::support::RunCli as _;
 use crate::support::bin;
 
 /// A key that is the right one for the practice cluster and easy to grep for.
@@ -153,7 +154,7 @@ fn secret_key_never_leaks() {
         // The flag form, with a usage error that makes clap print usage.
         let out = bin()
             .args(["nodes", "--secret-key", KEY, "--bogus"])
-            .output()
+            .run_cli()
             .expect("runs");
         shown += &String::from_utf8_lossy(&out.stderr);
     });

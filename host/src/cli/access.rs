@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::UsageError;
+use crate::k8s::api_error;
 use crate::k8s::client::{ClientError, Clients, KubeOptions};
 use crate::tke::client::{ClientConfig, TcClient, TkeError};
 use crate::tke::credentials::{Credentials, Overrides, Secret};
@@ -33,7 +34,7 @@ impl KubeArgs {
         };
         Clients::connect(&options).await.map_err(|e| match e {
             ClientError::Build(_) => anyhow::Error::new(e),
-            other => anyhow::Error::new(UsageError(format!("{:#}", anyhow::Error::new(other)))),
+            other => anyhow::Error::new(UsageError(api_error::render(&other))),
         })
     }
 }

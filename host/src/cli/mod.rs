@@ -24,6 +24,7 @@ mod sim;
 mod snapshot_cmd;
 mod status;
 
+use crate::k8s::api_error;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -142,7 +143,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", api_error::render(err.as_ref()));
             ExitCode::from(exit_code_for(&err))
         }
     }
@@ -158,7 +159,11 @@ fn exit_code_for(err: &anyhow::Error) -> u8 {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TKE_RECYCLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // kube-rs logs every failed request at ERROR before returning it; the error itself is
+        // reported once, as a sentence (`k8s::api_error`), so its log is noise by default.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,kube_client::client::builder=off")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams};
 use super::EXIT_OK;
 use super::access::{CloudArgs, KubeArgs};
 use super::args::Format;
+use crate::k8s::api_error;
 use crate::k8s::project;
 use crate::tke::actions::DescribeInstances;
 use crate::tke::client::TcClient;
@@ -50,7 +51,7 @@ async fn charge_types(tc: &TcClient, ids: Vec<String>) -> HashMap<String, String
                     .filter_map(|i| i.instance_charge_type.map(|c| (i.instance_id, c))),
             ),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read charge types from CVM");
+                tracing::warn!(error = %api_error::render(&e), "cannot read charge types from CVM");
                 break;
             }
         }

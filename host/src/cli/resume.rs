@@ -13,6 +13,7 @@ use super::run_args::{
     JournalArgs, OutputArgs, PreparedRun, execute_prepared, policies_from_record, run_options,
 };
 use crate::bindings::RunMode;
+use crate::k8s::api_error;
 use crate::run::journal::{Journal, RunStatus};
 use crate::run::runner::{RunOptions, RunbookSource};
 
@@ -56,7 +57,7 @@ impl ResumeArgs {
         };
         let journal = Journal::open(&backend, &run_id)
             .await
-            .map_err(|e| UsageError(format!("{:#}", anyhow::Error::new(e))))?;
+            .map_err(|e| UsageError(api_error::render(&e)))?;
         let record = journal.run().clone();
         drop(journal);
         let mode = match record.mode.as_str() {

@@ -10,6 +10,7 @@ use super::EXIT_OK;
 use super::access::KubeArgs;
 use super::args::{Format, UsageError};
 use super::run_args::JournalArgs;
+use crate::k8s::api_error;
 use crate::run::journal::{Journal, JournalBackend};
 
 /// Runs and where each stands.
@@ -84,7 +85,7 @@ impl StatusArgs {
             Some(run_id) => {
                 let journal = Journal::open(&backend, run_id)
                     .await
-                    .map_err(|e| UsageError(format!("{:#}", anyhow::Error::new(e))))?;
+                    .map_err(|e| UsageError(api_error::render(&e)))?;
                 let r = journal.run();
                 let nodes = node_steps(&journal);
                 let steps = journal.host_steps();

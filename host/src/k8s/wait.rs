@@ -5,6 +5,7 @@
 //! it is unit-tested without a server. A watch that breaks is resumed by the watcher with backoff
 //! (relisting when needed); the timeout bounds everything.
 
+use super::api_error;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -256,7 +257,7 @@ where
                     }
                 }
                 // The watcher relists and resumes with backoff; keep waiting within the timeout.
-                Err(e) => tracing::warn!(error = %e, "watch failed; retrying"),
+                Err(e) => tracing::warn!(error = %api_error::render(&e), "watch failed; retrying"),
             }
         }
         Err(WaitError::WatchEnded {

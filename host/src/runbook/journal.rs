@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::context::{RunContext, host_time};
 use crate::bindings::journal::{Error, Host};
 use crate::engine::deadline::CallClock;
+use crate::k8s::api_error;
 use crate::run::journal::JournalError;
 
 /// The prefix of the keys only the host writes.
@@ -34,7 +35,7 @@ fn reserved(key: &str) -> Option<Error> {
 fn storage(e: JournalError) -> Error {
     match e {
         e @ JournalError::TooLarge { .. } => Error::TooLarge(e.to_string()),
-        other => Error::Storage(format!("{:#}", anyhow::Error::new(other))),
+        other => Error::Storage(api_error::render(&other)),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::bindings::types::{
 };
 use crate::checks::{OutputLimits, run_policies};
 use crate::engine::deadline::CallClock;
+use crate::k8s::api_error;
 use crate::k8s::drain::drain_candidates;
 use crate::k8s::evict::{self, EvictOutcome};
 use crate::k8s::node_ops;
@@ -63,7 +64,7 @@ impl OperationsHost {
             }
             Err(e) => {
                 let not_found = e.is_not_found();
-                let msg = format!("{:#}", anyhow::Error::new(e));
+                let msg = api_error::render(&e);
                 self.ctx
                     .step_end(op, &node, format!("failed: {msg}"))
                     .await?;
@@ -89,7 +90,7 @@ where
     loop {
         match call().await {
             Err(e) if e.is_transient() && attempt < 5 => {
-                tracing::debug!(error = %e, attempt, "retrying a node write");
+                tracing::debug!(error = %api_error::render(&e), attempt, "retrying a node write");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 attempt += 1;
             }
@@ -208,7 +209,7 @@ impl Host for OperationsHost {
                 Ok(EvictOutcome::Gone) => Ok(EvictionOutcome::Gone),
                 Ok(EvictOutcome::Replaced) => Ok(EvictionOutcome::Replaced),
                 Ok(EvictOutcome::NamespaceTerminating) => Ok(EvictionOutcome::NamespaceTerminating),
-                Err(e) => Err(Error::Api(format!("{:#}", anyhow::Error::new(e)))),
+                Err(e) => Err(Error::Api(api_error::render(&e))),
             })
             .collect();
         let summary: Vec<String> = pods
@@ -374,7 +375,7 @@ impl Host for OperationsHost {
             }
             Err(e) => {
                 let not_found = e.is_not_found();
-                let msg = format!("{:#}", anyhow::Error::new(e));
+                let msg = api_error::render(&e);
                 self.ctx
                     .step_end("set-node-metadata", &subject, format!("failed: {msg}"))
                     .await?;
