@@ -9,6 +9,8 @@ mod bundled;
 mod cli;
 mod error_text;
 mod fixtures;
+mod foreign_build;
+mod foreign_policies;
 mod headroom_agreement;
 mod hostile;
 mod journal;

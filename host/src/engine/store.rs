@@ -224,24 +224,33 @@ pub(crate) fn new_store_with<E: Send + 'static>(
     store
 }
 
-/// The last few lines of a captured stream, for error messages.
+/// Lines of a guest's stderr quoted in a trap report: a Rust panic is one or two, a Python
+/// traceback's last frame and exception plus the interpreter's own panic about five.
+const TRAP_LINES: usize = 8;
+
+/// The last few lines of a captured stream, for error messages: up to `max_lines` lines and the
+/// last 1,000 bytes of them, where an interpreter's traceback ends with the exception. Rust's
+/// "run with `RUST_BACKTRACE=1`" hint is left out: it is about the guest's runtime and cannot be
+/// acted on from outside it.
 fn tail(pipe: &MemoryOutputPipe, max_lines: usize) -> Option<String> {
     let bytes = pipe.contents();
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect();
     if lines.is_empty() {
         return None;
     }
-    let mut out = lines[lines.len().saturating_sub(max_lines)..].join(" | ");
-    if out.len() > 1000 {
-        let mut cut = 1000;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push_str("...");
+    let out = lines[lines.len().saturating_sub(max_lines)..].join(" | ");
+    if out.len() <= 1000 {
+        return Some(out);
     }
-    Some(out)
+    let mut cut = out.len() - 1000;
+    while !out.is_char_boundary(cut) {
+        cut += 1;
+    }
+    Some(format!("...{}", &out[cut..]))
 }
 
 impl<E> GuestState<E> {
@@ -278,11 +287,11 @@ impl<E> GuestState<E> {
                     Trap::StackOverflow => "stack overflow".into(),
                     other => other.to_string(),
                 },
-                panic: tail(&self.stderr, 3),
+                panic: tail(&self.stderr, TRAP_LINES),
             },
             None => CallError::Trapped {
                 trap: format!("{err:#}"),
-                panic: tail(&self.stderr, 3),
+                panic: tail(&self.stderr, TRAP_LINES),
             },
         }
     }
