@@ -30,9 +30,8 @@ fn runtime(cache: Option<PathBuf>) -> Runtime {
         cache_dir: cache,
         policy_limits: Limits {
             time: Duration::from_secs(30),
-            ..Limits::default()
+            ..Limits::policy()
         },
-        ..EngineConfig::default()
     })
     .expect("engine")
 }

@@ -70,22 +70,3 @@ fn build(name: &str) -> Result<PathBuf, String> {
     }
     Ok(out)
 }
-
-/// Run `policies/examples/<name>/test.sh` (the language's native tests); its output on failure.
-pub fn native_tests(name: &str) -> Result<String, String> {
-    let script = repo().join("policies/examples").join(name).join("test.sh");
-    let result = Command::new("bash")
-        .arg(&script)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    if result.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
-}

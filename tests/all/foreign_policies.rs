@@ -7,9 +7,30 @@
 
 use serde_json::{Value, json};
 
-use crate::foreign_build::{built, native_tests, repo};
+use std::process::Command;
+
+use crate::foreign_build::{built, repo};
 use crate::recycle::{demo_sim, tke_recycle};
 use crate::support::{RunCli as _, bin};
+
+/// Run `policies/examples/<name>/test.sh` (the language's native tests); its output on failure.
+fn native_tests(name: &str) -> Result<String, String> {
+    let script = repo().join("policies/examples").join(name).join("test.sh");
+    let result = Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    if result.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
 
 const SNAPSHOT: &str = "host/snapshots/small-cluster.json";
 
