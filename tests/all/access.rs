@@ -29,8 +29,8 @@ use tke_recycle::tke::credentials::{Credentials, Secret};
 use tke_recycle::tke::mapping::{Confirmation, map_nodes};
 use tke_recycle::tke::retry::Backoff;
 
-use crate::support::RunCli as _;
 use crate::support::bin;
+use crate::support::{RunCli as _, serve_on_loopback};
 
 const SCENARIO: &str = r#"
 name: access
@@ -885,18 +885,6 @@ async fn nodes_command_lists_instances() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TENCENTCLOUD_SECRET_ID"));
-}
-
-/// Serve a stand-in server on a free loopback port for the rest of the test.
-async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
 }
 
 /// A purpose-built API server for what the practice cluster does not model: a cluster that only

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::support::{RunCli as _, assert_no_debug_dump, bin};
+use crate::support::{RunCli as _, assert_no_debug_dump, bin, serve_on_loopback};
 
 /// How the stand-in answers.
 #[derive(Clone, Default)]
@@ -68,13 +68,7 @@ async fn stand_in(answers: Answers, dir: &std::path::Path) -> std::path::PathBuf
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = serve_on_loopback(app).await;
     kubeconfig(dir, &format!("http://{addr}"))
 }
 
@@ -111,21 +105,24 @@ async fn snapshot(kubeconfig: std::path::PathBuf) -> (Option<i32>, String) {
     (out.status.code(), stderr)
 }
 
+/// `tke-recycle snapshot` against a stand-in answering `answers`: it must fail with exit code 3;
+/// its stderr, without the trailing newline.
+async fn refused(answers: Answers) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, stderr) = snapshot(stand_in(answers, dir.path()).await).await;
+    assert_eq!(code, Some(3), "{stderr}");
+    stderr.trim_end().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_names_the_credentials_and_how_to_refresh_them() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kc = stand_in(
-        Answers {
-            all: Some((401, status(401, "Unauthorized", "Unauthorized"))),
-            ..Answers::default()
-        },
-        dir.path(),
-    )
+    let stderr = refused(Answers {
+        all: Some((401, status(401, "Unauthorized", "Unauthorized"))),
+        ..Answers::default()
+    })
     .await;
-    let (code, stderr) = snapshot(kc).await;
-    assert_eq!(code, Some(3));
     assert_eq!(
-        stderr.trim_end(),
+        stderr,
         "error: cannot read the cluster: failed to find which PodDisruptionBudget version the \
          cluster serves: failed to read the cluster's API discovery document /apis/policy: the \
          API server answered HTTP 401 Unauthorized: Unauthorized. The cluster did not accept the \
@@ -137,25 +134,19 @@ async fn unauthorized_names_the_credentials_and_how_to_refresh_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_names_the_missing_rbac_permission() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kc = stand_in(
-        Answers {
-            path: Some((
-                "/api/v1/nodes",
-                403,
-                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "reason": "Forbidden", "code": 403, "details": {"kind": "nodes"},
-                    "message": "nodes is forbidden: User \"limited\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"}),
-            )),
-            ..Answers::default()
-        },
-        dir.path(),
-    )
+    let stderr = refused(Answers {
+        path: Some((
+            "/api/v1/nodes",
+            403,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "reason": "Forbidden", "code": 403, "details": {"kind": "nodes"},
+                "message": "nodes is forbidden: User \"limited\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"}),
+        )),
+        ..Answers::default()
+    })
     .await;
-    let (code, stderr) = snapshot(kc).await;
-    assert_eq!(code, Some(3));
     assert_eq!(
-        stderr.trim_end(),
+        stderr,
         "error: cannot read the cluster: failed to list nodes: the API server answered HTTP 403 \
          Forbidden: nodes is forbidden: User \"limited\" cannot list resource \"nodes\" in API \
          group \"\" at the cluster scope. The kubeconfig's identity lacks an RBAC permission on \
@@ -201,19 +192,13 @@ async fn a_resource_type_not_served_names_the_versions_that_have_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_without_any_pdb_api_is_named_as_such() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kc = stand_in(
-        Answers {
-            no_policy_group: true,
-            ..Answers::default()
-        },
-        dir.path(),
-    )
+    let stderr = refused(Answers {
+        no_policy_group: true,
+        ..Answers::default()
+    })
     .await;
-    let (code, stderr) = snapshot(kc).await;
-    assert_eq!(code, Some(3));
     assert_eq!(
-        stderr.trim_end(),
+        stderr,
         "error: cannot read the cluster: failed to find which PodDisruptionBudget version the \
          cluster serves: the cluster serves no PodDisruptionBudget API: neither policy/v1 \
          (Kubernetes 1.21 and later) nor policy/v1beta1 (Kubernetes 1.24 and earlier); it serves \
@@ -223,27 +208,21 @@ async fn a_cluster_without_any_pdb_api_is_named_as_such() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_server_says_so_and_what_to_check() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kc = stand_in(
-        Answers {
-            path: Some((
-                "/api/v1/pods",
+    let stderr = refused(Answers {
+        path: Some((
+            "/api/v1/pods",
+            500,
+            status(
                 500,
-                status(
-                    500,
-                    "InternalError",
-                    "Internal error occurred: etcdserver: request timed out",
-                ),
-            )),
-            ..Answers::default()
-        },
-        dir.path(),
-    )
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out",
+            ),
+        )),
+        ..Answers::default()
+    })
     .await;
-    let (code, stderr) = snapshot(kc).await;
-    assert_eq!(code, Some(3));
     assert_eq!(
-        stderr.trim_end(),
+        stderr,
         "error: cannot read the cluster: failed to list pods: the API server answered HTTP 500 \
          InternalError: Internal error occurred: etcdserver: request timed out. The API server \
          failed to answer (overloaded, or its etcd unhealthy); check the control plane in the \

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 use crate::foreign_build::{built, repo};
-use crate::recycle::{demo_sim, tke_recycle};
+use crate::recycle::{demo_sim, snapshot_file, tke_recycle};
 use crate::support::{RunCli as _, bin};
 
 /// Run `policies/examples/<name>/test.sh` (the language's native tests); its output on failure.
@@ -251,15 +251,7 @@ async fn live_check_runs_them_like_the_snapshot_check() {
         .expect("built");
     let sim = demo_sim(30.0, |_| {}).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("snap.json");
-    let ran = tke_recycle(
-        &sim,
-        dir.path(),
-        &["snapshot", "-o", file.to_str().expect("utf-8")],
-        &[],
-    )
-    .await;
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let file = snapshot_file(&sim, dir.path()).await;
     let py_guard = py.component("namespace-pdb-guard");
     let js_guard = js.component("capacity-freeze-guard");
     let (py_path, js_path) = (

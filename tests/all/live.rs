@@ -345,13 +345,7 @@ async fn stand_in(pods_forbidden: bool) -> kube::Client {
             "metadata": {"resourceVersion": "1"}, "items": []});
         ([("content-type", "application/json")], list.to_string()).into_response()
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = crate::support::serve_on_loopback(app).await;
     let url = format!("http://{addr}").parse().expect("url");
     kube::Client::try_from(kube::Config::new(url)).expect("client")
 }

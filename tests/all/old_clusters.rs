@@ -12,8 +12,17 @@ use tke_recycle::k8s::served::{self, PdbVersion};
 use tke_recycle::sim::SimHandle;
 use tke_recycle::sim::resource::Res;
 
-use crate::recycle::{demo_sim, run_args, tke_recycle};
+use crate::recycle::{demo_sim, run_args, snapshot_file, tke_recycle};
 use crate::sim_common::kubectl;
+
+/// The demo cluster's nodes.
+const NODES: [&str; 5] = [
+    "10.0.8.11",
+    "10.0.8.12",
+    "10.0.8.13",
+    "10.0.8.14",
+    "10.0.8.15",
+];
 
 /// What a version serves, and what discovery must find.
 struct Case {
@@ -153,15 +162,7 @@ async fn version_matrix(case: &Case) {
 
     // snapshot: the PDBs with their live numbers, the empty v1beta1 selector selecting no pod.
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("snap.json");
-    let ran = tke_recycle(
-        &sim,
-        dir.path(),
-        &["snapshot", "-o", file.to_str().expect("utf-8")],
-        &[],
-    )
-    .await;
-    assert_eq!(ran.code, Some(0), "{v}: {}", ran.stderr);
+    let file = snapshot_file(&sim, dir.path()).await;
     let snap: Value =
         serde_json::from_slice(&std::fs::read(&file).expect("snapshot file")).expect("json");
     let pdb = |name: &str| {
@@ -189,20 +190,14 @@ async fn version_matrix(case: &Case) {
     }
 
     // check: the zero budget over api denies on a node that runs an api pod.
-    let api_node = [
-        "10.0.8.11",
-        "10.0.8.12",
-        "10.0.8.13",
-        "10.0.8.14",
-        "10.0.8.15",
-    ]
-    .into_iter()
-    .find(|n| {
-        sim.pods_on(n)
-            .iter()
-            .any(|p| p.starts_with("shop/api-") || p.starts_with("api-"))
-    })
-    .expect("a node runs an api pod");
+    let api_node = NODES
+        .into_iter()
+        .find(|n| {
+            sim.pods_on(n)
+                .iter()
+                .any(|p| p.starts_with("shop/api-") || p.starts_with("api-"))
+        })
+        .expect("a node runs an api pod");
     let ran = tke_recycle(
         &sim,
         dir.path(),
@@ -229,16 +224,10 @@ async fn version_matrix(case: &Case) {
 
     // drain through our eviction client, at the version discovery found (the practice cluster
     // refuses an Eviction of a version it does not serve).
-    let drain_node = [
-        "10.0.8.11",
-        "10.0.8.12",
-        "10.0.8.13",
-        "10.0.8.14",
-        "10.0.8.15",
-    ]
-    .into_iter()
-    .find(|n| *n != api_node && !sim.pods_on(n).iter().any(|p| p.contains("api-")))
-    .expect("a node without api pods");
+    let drain_node = NODES
+        .into_iter()
+        .find(|n| *n != api_node && !sim.pods_on(n).iter().any(|p| p.contains("api-")))
+        .expect("a node without api pods");
     let ran = tke_recycle(
         &sim,
         dir.path(),
@@ -255,18 +244,12 @@ async fn version_matrix(case: &Case) {
     assert!(left.is_empty(), "{v}: pods left on {drain_node}: {left:?}");
 
     // kubectl drain evicts at the version this server names too.
-    let other = [
-        "10.0.8.11",
-        "10.0.8.12",
-        "10.0.8.13",
-        "10.0.8.14",
-        "10.0.8.15",
-    ]
-    .into_iter()
-    .find(|n| {
-        *n != api_node && *n != drain_node && !sim.pods_on(n).iter().any(|p| p.contains("api-"))
-    })
-    .expect("another node without api pods");
+    let other = NODES
+        .into_iter()
+        .find(|n| {
+            *n != api_node && *n != drain_node && !sim.pods_on(n).iter().any(|p| p.contains("api-"))
+        })
+        .expect("another node without api pods");
     let drained = kubectl(
         &sim,
         &[

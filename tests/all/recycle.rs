@@ -125,6 +125,15 @@ pub async fn tke_recycle(
     ran
 }
 
+/// `tke-recycle snapshot` of `sim` into `dir/snap.json`: the file.
+pub async fn snapshot_file(sim: &SimHandle, dir: &Path) -> PathBuf {
+    let file = dir.join("snap.json");
+    let path = file.to_str().expect("utf-8 path");
+    let ran = tke_recycle(sim, dir, &["snapshot", "-o", path], &[]).await;
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    file
+}
+
 /// `run` of `nodes` in the demo cluster with JSON output and `--yes`.
 pub fn run_args<'a>(
     sim: &'a SimHandle,

@@ -49,6 +49,18 @@ pub fn bin() -> std::process::Command {
     cmd
 }
 
+/// Serve `app` on a free loopback port for the rest of the test; its address.
+pub async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
 /// Running the binary under test where its failures are asserted on: a failing run's output
 /// must read as sentences, never as a Rust `Debug` structure (see [`assert_no_debug_dump`]).
 pub trait RunCli {
