@@ -116,7 +116,18 @@ fn outcome_word(o: &Result<EvictionOutcome, Error>) -> String {
         Ok(EvictionOutcome::Replaced) => "replaced".into(),
         Ok(EvictionOutcome::NamespaceTerminating) => "namespace terminating".into(),
         Ok(EvictionOutcome::Throttled) => "throttled".into(),
-        Err(e) => format!("error: {e:?}"),
+        Err(e) => format!("error: {}", error_text(e)),
+    }
+}
+
+/// An `operations` error as the journal and `status` show it: the case and its message.
+fn error_text(e: &Error) -> String {
+    match e {
+        Error::NotFound(m) => format!("not found: {m}"),
+        Error::TimedOut(m) => format!("timed out: {m}"),
+        Error::Cancelled => "cancelled".into(),
+        Error::Refused(m) => format!("refused: {m}"),
+        Error::Api(m) => m.clone(),
     }
 }
 

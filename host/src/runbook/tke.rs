@@ -199,6 +199,21 @@ fn to_wit_instance(i: &api::Instance) -> ClusterInstance {
 }
 
 /// A TKE error as the runbook can act on it.
+/// A call's answer as the journal and `status` show it: a word, or the error's case and message.
+fn answer_text(answer: &Result<String, &Error>) -> String {
+    match answer {
+        Ok(word) => word.clone(),
+        Err(Error::Throttled(m)) => format!("throttled: {m}"),
+        Err(Error::NotFound(m)) => format!("not found: {m}"),
+        Err(Error::Invalid(m)) => format!("invalid: {m}"),
+        Err(Error::Refused(m)) => format!("refused: {m}"),
+        Err(Error::Api(m)) => format!("error: {m}"),
+        Err(Error::Transport(m)) => format!("no answer: {m}"),
+        Err(Error::TimedOut(m)) => format!("timed out: {m}"),
+        Err(Error::Cancelled) => "cancelled".into(),
+    }
+}
+
 fn wit_error(e: &TkeError) -> Error {
     let chain = {
         let mut s = e.to_string();
@@ -450,7 +465,11 @@ impl Host for TkeHost {
             Err(e) => Err(wit_error(&e)),
         };
         self.ctx
-            .step_end("remove-instance", &subject, format!("{answer:?}"))
+            .step_end(
+                "remove-instance",
+                &subject,
+                answer_text(&answer.as_ref().map(|()| "removed".to_owned())),
+            )
             .await?;
         Ok(answer)
     }
@@ -521,7 +540,15 @@ impl Host for TkeHost {
             Err(e) => Err(wit_error(&e)),
         };
         self.ctx
-            .step_end("add-instance", &subject, format!("{answer:?}"))
+            .step_end(
+                "add-instance",
+                &subject,
+                answer_text(&answer.as_ref().map(|outcome| match outcome {
+                    AddOutcome::Accepted => "accepted".to_owned(),
+                    AddOutcome::Failed(reason) => format!("failed: {reason}"),
+                    AddOutcome::TimedOut => "timed out".to_owned(),
+                })),
+            )
             .await?;
         Ok(answer)
     }
