@@ -288,9 +288,8 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             for term in &anti {
                 let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();
                 let clash = on_node.get(node.name.as_str()).is_some_and(|here| {
-                    here.iter().any(|o| {
-                        o.uid != pod.uid && o.namespace == pod.namespace && sel.matches(o)
-                    })
+                    here.iter()
+                        .any(|o| o.uid != pod.uid && o.namespace == pod.namespace && sel.matches(o))
                 }) || placed_here.iter().any(|(n, o)| {
                     *n == node.name && o.namespace == pod.namespace && sel.matches(o)
                 });
@@ -425,13 +424,17 @@ mod tests {
     fn a_pod_naming_its_node_is_filtered_on_that_node_only() {
         let pinned = |terms: Value| json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}});
         let by_name = |n: &str| json!({"matchFields": [{"key": "metadata.name", "operator": "In", "values": [n]}]});
-        assert_eq!(named_nodes(&pinned(json!([by_name("n1")]))), Some(vec!["n1".to_owned()]));
+        assert_eq!(
+            named_nodes(&pinned(json!([by_name("n1")]))),
+            Some(vec!["n1".to_owned()])
+        );
         assert_eq!(
             named_nodes(&pinned(json!([by_name("n1"), by_name("n2")]))),
             Some(vec!["n1".to_owned(), "n2".to_owned()])
         );
         // A term that can match by labels keeps every node a candidate.
-        let by_label = json!({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]});
+        let by_label =
+            json!({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]});
         assert_eq!(named_nodes(&pinned(json!([by_name("n1"), by_label]))), None);
         assert_eq!(named_nodes(&json!({})), None);
         assert_eq!(named_nodes(&pinned(json!([]))), None);
