@@ -73,21 +73,30 @@ impl PdbVersion {
         let mut value = serde_json::to_value(object)?;
         value["apiVersion"] = json!("policy/v1");
         value["kind"] = json!("PodDisruptionBudget");
-        if self == Self::V1beta1
-            && let Some(selector) = value.get_mut("spec").and_then(|s| s.get_mut("selector"))
-            && selects_everything_in_v1(selector)
-        {
-            *selector = json!({"matchExpressions": [
-                {"key": V1BETA1_EMPTY_SELECTOR_KEY, "operator": "Exists"}
-            ]});
+        if self == Self::V1beta1 {
+            keep_v1beta1_selector_meaning(&mut value);
         }
         serde_json::from_value(value)
     }
 }
 
+/// Make an empty v1beta1 selector select no pod under v1's rules, as the API server does when it
+/// converts such a PDB to v1; true if it changed anything.
+pub fn keep_v1beta1_selector_meaning(pdb: &mut serde_json::Value) -> bool {
+    match pdb.pointer_mut("/spec/selector") {
+        Some(selector) if selects_everything_in_v1(selector) => {
+            *selector = json!({"matchExpressions": [
+                {"key": V1BETA1_EMPTY_SELECTOR_KEY, "operator": "Exists"}
+            ]});
+            true
+        }
+        _ => false,
+    }
+}
+
 /// `{}`, or a selector whose every field is empty: all pods of the namespace in v1, none in
 /// v1beta1.
-pub fn selects_everything_in_v1(selector: &serde_json::Value) -> bool {
+fn selects_everything_in_v1(selector: &serde_json::Value) -> bool {
     selector.as_object().is_some_and(|fields| {
         fields.values().all(|v| {
             v.is_null()

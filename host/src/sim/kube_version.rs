@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::sim::resource::Res;
+
 /// Oldest minor version the practice cluster plays (TKE still runs 1.20 clusters).
 pub const OLDEST_MINOR: u32 = 20;
 /// Newest minor version the practice cluster plays.
@@ -58,9 +60,13 @@ impl KubeVersion {
         }
     }
 
-    /// Whether PDBs are served at `policy/{version}`.
-    pub fn serves_pdb(self, version: &str) -> bool {
-        self.pdb_versions().contains(&version)
+    /// The versions `res` is served at, preferred first: PDBs as [`pdb_versions`](Self::pdb_versions)
+    /// says, everything else at the one version it is stored at.
+    pub fn versions(self, res: Res) -> &'static [&'static str] {
+        match res {
+            Res::PodDisruptionBudgets => self.pdb_versions(),
+            other => std::slice::from_ref(&other.def().version),
+        }
     }
 
     /// The version `/api/v1` names for `pods/eviction`: policy/v1 from 1.22.

@@ -261,14 +261,6 @@ impl Res {
         }
     }
 
-    /// Find a resource by group, version and plural.
-    pub fn lookup(group: &str, version: &str, plural: &str) -> Option<Res> {
-        Res::ALL.into_iter().find(|r| {
-            let d = r.def();
-            d.group == group && d.version == version && d.plural == plural
-        })
-    }
-
     /// Find a resource by `apiVersion` and `kind` (scenario manifests).
     pub fn by_kind(api_version: &str, kind: &str) -> Option<Res> {
         Res::ALL
@@ -285,7 +277,6 @@ mod tests {
     fn lookups_round_trip() {
         for r in Res::ALL {
             let d = r.def();
-            assert_eq!(Res::lookup(d.group, d.version, d.plural), Some(r));
             assert_eq!(Res::by_kind(&r.api_version(), d.kind), Some(r));
         }
         assert_eq!(Res::PodDisruptionBudgets.api_version(), "policy/v1");

@@ -5,7 +5,7 @@
 //! to it when a plain `application/json` answer comes back. `/api/v1` lists `pods/eviction` with
 //! group `policy` and the version the played Kubernetes version has, without which `kubectl
 //! drain` deletes pods instead of evicting. PodDisruptionBudgets are listed at every version the
-//! played Kubernetes version serves ([`KubeVersion::pdb_versions`]).
+//! played Kubernetes version serves ([`KubeVersion::versions`]).
 
 use serde_json::{Value, json};
 
@@ -35,12 +35,7 @@ fn groups(k8s: KubeVersion) -> Vec<(&'static str, Vec<&'static str>)> {
         if d.group.is_empty() || out.iter().any(|(g, _)| *g == d.group) {
             continue;
         }
-        let versions = if r == Res::PodDisruptionBudgets {
-            k8s.pdb_versions().to_vec()
-        } else {
-            vec![d.version]
-        };
-        out.push((d.group, versions));
+        out.push((d.group, k8s.versions(r).to_vec()));
     }
     out
 }
@@ -75,12 +70,7 @@ pub fn resource_list(k8s: KubeVersion, group: &str, version: &str) -> Option<Val
     let mut resources = Vec::new();
     for r in Res::ALL {
         let d = r.def();
-        let served = if r == Res::PodDisruptionBudgets {
-            d.group == group && k8s.serves_pdb(version)
-        } else {
-            d.group == group && d.version == version
-        };
-        if !served {
+        if d.group != group || !k8s.versions(r).contains(&version) {
             continue;
         }
         resources.push(json!({

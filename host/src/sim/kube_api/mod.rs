@@ -19,7 +19,7 @@ pub use handlers::default_on_create;
 /// A `policy/v1beta1` PDB manifest as the store keeps it: `policy/v1`, with an empty selector
 /// made to select no pod, as v1beta1 means it.
 pub fn v1beta1_pdb_as_stored(mut manifest: serde_json::Value) -> serde_json::Value {
-    served_version::keep_v1beta1_selector_meaning(&mut manifest);
+    crate::k8s::served::keep_v1beta1_selector_meaning(&mut manifest);
     manifest["apiVersion"] = serde_json::json!("policy/v1");
     manifest
 }
@@ -128,8 +128,8 @@ pub struct Target {
     pub name: Option<String>,
     /// Subresource (`status`, `eviction`, `binding`, `scale`), if any.
     pub sub: Option<String>,
-    /// The `apiVersion` the request addressed when it is not the one objects are stored at
-    /// (`policy/v1beta1` PDBs, stored as `policy/v1`; the two carry the same fields).
+    /// The version the request addressed when it is not the one objects are stored at
+    /// (`v1beta1` PDBs, stored as `policy/v1`; the two carry the same fields).
     pub served_as: Option<&'static str>,
 }
 
@@ -177,19 +177,15 @@ fn route(path: &str, k8s: KubeVersion) -> Result<Route, ApiError> {
         }),
         _ => (None, rest.to_vec()),
     };
-    let pdb = Res::PodDisruptionBudgets.def();
-    let (res, served_as) = if group == pdb.group && rest[0] == pdb.plural {
-        if !k8s.serves_pdb(version) {
-            return Err(not_found());
-        }
-        let served_as = (version == "v1beta1").then_some("policy/v1beta1");
-        (Res::PodDisruptionBudgets, served_as)
-    } else {
-        (
-            Res::lookup(group, version, rest[0]).ok_or_else(not_found)?,
-            None,
-        )
-    };
+    let (res, served) = Res::ALL
+        .into_iter()
+        .filter(|r| r.def().group == group && r.def().plural == rest[0])
+        .find_map(|r| {
+            let served = k8s.versions(r).iter().find(|v| **v == version)?;
+            Some((r, *served))
+        })
+        .ok_or_else(not_found)?;
+    let served_as = (served != res.def().version).then_some(served);
     if ns.is_some() && !res.def().namespaced {
         return Err(not_found());
     }
@@ -291,7 +287,7 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         }
     };
     let body = match target.served_as {
-        Some(served_as) => served_version::request_body(served_as, body),
+        Some(version) => served_version::request_body(target.res, version, body),
         None => body,
     };
     let h = handlers::Handlers {
@@ -303,7 +299,7 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         (Method::GET, false, _) if query.flag("watch") => {
             let response = watch::watch(&api, &target, &query);
             return match target.served_as {
-                Some(served_as) => served_version::response(served_as, response),
+                Some(version) => served_version::response(target.res, version, response),
                 None => response,
             };
         }
@@ -322,7 +318,7 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         _ => Err(ApiError::method_not_allowed()),
     };
     match (result, target.served_as) {
-        (Ok(r), Some(served_as)) => served_version::response(served_as, r),
+        (Ok(r), Some(version)) => served_version::response(target.res, version, r),
         (Ok(r), None) => r,
         (Err(e), _) => e.into_response(),
     }
@@ -374,7 +370,7 @@ mod tests {
         };
         assert_eq!(
             (t.res, t.served_as),
-            (Res::PodDisruptionBudgets, Some("policy/v1beta1"))
+            (Res::PodDisruptionBudgets, Some("v1beta1"))
         );
         assert!(route("/apis/policy/v1/poddisruptionbudgets", old).is_err());
     }

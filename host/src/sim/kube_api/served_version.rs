@@ -9,15 +9,14 @@
 use axum::body::{Body, Bytes};
 use axum::response::Response;
 use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::k8s::served::{V1BETA1_EMPTY_SELECTOR_KEY, selects_everything_in_v1};
+use crate::k8s::served::keep_v1beta1_selector_meaning;
+use crate::sim::resource::Res;
 
-const STORED: &[u8] = br#""apiVersion":"policy/v1""#;
-
-/// A request body addressed to `served_as`, as the stored version reads it.
-pub fn request_body(served_as: &str, body: Bytes) -> Bytes {
-    if served_as != "policy/v1beta1" || body.is_empty() {
+/// A request body for `res` addressed to `version`, as the stored version reads it.
+pub fn request_body(res: Res, version: &str, body: Bytes) -> Bytes {
+    if res != Res::PodDisruptionBudgets || version != "v1beta1" || body.is_empty() {
         return body;
     }
     // Not JSON (a patch in another format, or garbage): the handler reports it.
@@ -30,41 +29,29 @@ pub fn request_body(served_as: &str, body: Bytes) -> Bytes {
     serde_json::to_vec(&object).map_or(body, Bytes::from)
 }
 
-/// Make an empty v1beta1 selector select no pod under v1's rules; true if it changed anything.
-pub fn keep_v1beta1_selector_meaning(pdb: &mut Value) -> bool {
-    match pdb.pointer_mut("/spec/selector") {
-        Some(selector) if selects_everything_in_v1(selector) => {
-            *selector = json!({"matchExpressions": [
-                {"key": V1BETA1_EMPTY_SELECTOR_KEY, "operator": "Exists"}
-            ]});
-            true
-        }
-        _ => false,
-    }
-}
-
-/// A response (an object, a list, or a watch stream of events) as `served_as` shows it.
-pub fn response(served_as: &'static str, response: Response) -> Response {
+/// A response about `res` (an object, a list, or a watch stream of events) as `version` shows it.
+pub fn response(res: Res, version: &str, response: Response) -> Response {
     let (parts, body) = response.into_parts();
-    let replacement = format!(r#""apiVersion":"{served_as}""#).into_bytes();
+    let stored = format!(r#""apiVersion":"{}""#, res.api_version()).into_bytes();
+    let replacement = format!(r#""apiVersion":"{}/{version}""#, res.def().group).into_bytes();
     // Objects are stored and sent as compact JSON, one object or one watch event per chunk, so
     // the stored apiVersion is replaced chunk by chunk.
     let stream = body
         .into_data_stream()
-        .map(move |chunk| chunk.map(|bytes| rewrite(&bytes, &replacement)));
+        .map(move |chunk| chunk.map(|bytes| rewrite(&bytes, &stored, &replacement)));
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-fn rewrite(bytes: &Bytes, replacement: &[u8]) -> Bytes {
-    if !bytes.windows(STORED.len()).any(|w| w == STORED) {
+fn rewrite(bytes: &Bytes, stored: &[u8], replacement: &[u8]) -> Bytes {
+    if !bytes.windows(stored.len()).any(|w| w == stored) {
         return bytes.clone();
     }
     let mut out = Vec::with_capacity(bytes.len() + 16);
     let mut rest: &[u8] = bytes;
-    while let Some(at) = rest.windows(STORED.len()).position(|w| w == STORED) {
+    while let Some(at) = rest.windows(stored.len()).position(|w| w == stored) {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(replacement);
-        rest = &rest[at + STORED.len()..];
+        rest = &rest[at + stored.len()..];
     }
     out.extend_from_slice(rest);
     Bytes::from(out)
@@ -72,13 +59,17 @@ fn rewrite(bytes: &Bytes, replacement: &[u8]) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::k8s::served::V1BETA1_EMPTY_SELECTOR_KEY;
 
     #[test]
     fn the_stored_version_is_replaced_and_nothing_else() {
         let list = br#"{"apiVersion":"policy/v1","kind":"PodDisruptionBudgetList","items":[{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"policy/v1"}}]}"#;
         let out = rewrite(
             &Bytes::from_static(list),
+            br#""apiVersion":"policy/v1""#,
             br#""apiVersion":"policy/v1beta1""#,
         );
         let text = String::from_utf8(out.to_vec()).expect("utf-8");
@@ -98,9 +89,12 @@ mod tests {
                 "metadata": {"name": "none"}, "spec": {"minAvailable": 1, "selector": selector}}),
             )
             .expect("json");
-            let out: Value =
-                serde_json::from_slice(&request_body("policy/v1beta1", Bytes::from(body)))
-                    .expect("json");
+            let out: Value = serde_json::from_slice(&request_body(
+                Res::PodDisruptionBudgets,
+                "v1beta1",
+                Bytes::from(body),
+            ))
+            .expect("json");
             assert_eq!(
                 out.pointer("/spec/selector/matchExpressions/0/key"),
                 Some(&json!(V1BETA1_EMPTY_SELECTOR_KEY))
@@ -109,7 +103,11 @@ mod tests {
         let labelled =
             serde_json::to_vec(&json!({"spec": {"selector": {"matchLabels": {"app": "web"}}}}))
                 .expect("json");
-        let same = request_body("policy/v1beta1", Bytes::from(labelled.clone()));
+        let same = request_body(
+            Res::PodDisruptionBudgets,
+            "v1beta1",
+            Bytes::from(labelled.clone()),
+        );
         assert_eq!(same.as_ref(), labelled.as_slice());
     }
 }
