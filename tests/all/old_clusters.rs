@@ -34,6 +34,13 @@ struct Case {
     not_served: &'static [&'static str],
 }
 
+impl Case {
+    /// Whether `policy/v1beta1` is among the versions this one serves.
+    fn serves_v1beta1(&self) -> bool {
+        self.served.contains(&"policy/v1beta1")
+    }
+}
+
 const V1_20: Case = Case {
     version: "1.20",
     pdb: PdbVersion::V1beta1,
@@ -75,7 +82,7 @@ async fn kubernetes_1_32_serves_only_v1_and_everything_works() {
 /// version writes them, a zero-budget PDB over `api`, and, where v1beta1 is served, a v1beta1
 /// PDB with an empty selector (which selects no pod there; in v1 it would select them all).
 async fn cluster(case: &Case) -> SimHandle {
-    let beta = case.pdb == PdbVersion::V1beta1 || case.version.starts_with("1.24");
+    let beta = case.serves_v1beta1();
     demo_sim(30.0, |s| {
         s.cluster.version = case.version.into();
         let pdb_version = if beta { "policy/v1beta1" } else { "policy/v1" };
@@ -176,7 +183,7 @@ async fn version_matrix(case: &Case) {
     };
     assert_eq!(pdb("web")["disruptions_allowed"], 1, "{v}");
     assert_eq!(pdb("api-strict")["disruptions_allowed"], 0, "{v}");
-    if case.pdb == PdbVersion::V1beta1 || v.starts_with("1.24") {
+    if case.serves_v1beta1() {
         let legacy = pdb("legacy-empty");
         assert_eq!(
             legacy["expected_pods"], 0,
