@@ -313,6 +313,10 @@ impl Sim {
                 let _ = axum::serve(k8s_tls, kube_api::router(kube)).await;
             }),
             tokio::spawn(async move {
+                // Like the Kubernetes listener: no Nagle delay on a response's last segment.
+                let tke_listener = axum::serve::ListenerExt::tap_io(tke_listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let _ = axum::serve(tke_listener, tke_api::router(tke_api)).await;
             }),
         ];

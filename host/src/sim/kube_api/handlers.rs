@@ -152,17 +152,9 @@ impl Handlers<'_> {
         }
         let head = json!({"kind": format!("{}List", d.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut head = serde_json::to_vec(&head).unwrap_or_default();
-        // Replace the closing brace with the items array. Each object's stored JSON goes out as
-        // a shared, uncopied chunk, so a 150,000-pod list never becomes one big buffer.
+        // The items array goes after the metadata: drop the closing brace.
         head.pop();
-        head.extend_from_slice(b",\"items\":[");
-        let chunks = std::iter::once(Bytes::from(head))
-            .chain(page.items.into_iter().enumerate().flat_map(|(i, o)| {
-                let sep = (i > 0).then(|| Bytes::from_static(b","));
-                sep.into_iter().chain(std::iter::once(o.json.clone()))
-            }))
-            .chain(std::iter::once(Bytes::from_static(b"]}")))
-            .map(Ok::<Bytes, std::io::Error>);
+        let chunks = super::list_body::chunks(head, page.items).map(Ok::<Bytes, std::io::Error>);
         Ok(json_response(
             200,
             Body::from_stream(futures::stream::iter(chunks)),

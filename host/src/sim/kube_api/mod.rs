@@ -9,6 +9,7 @@
 mod discovery;
 mod eviction;
 mod handlers;
+mod list_body;
 pub mod patch;
 mod served_version;
 pub mod status;

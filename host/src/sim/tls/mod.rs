@@ -75,6 +75,10 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                // A response is several writes (TLS records, chunks); with Nagle on, the last
+                // small one waits for the client's delayed ACK (up to 40 ms on Linux). Real API
+                // servers (Go) set TCP_NODELAY on every connection.
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
