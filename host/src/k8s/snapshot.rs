@@ -1,22 +1,28 @@
 //! Reading a [`Snapshot`] from the API server: every list paginated 500 at a time and projected
-//! page by page, so that the host never holds more than one page of full Kubernetes objects.
+//! page by page, so that the host holds only a few pages of full Kubernetes objects at a time.
 //!
 //! [`Projection`] is the one projection of a cluster's objects into a [`Snapshot`], fed kind by
 //! kind in dependency order; [`read_snapshot`] feeds it list pages, the live view
 //! ([`super::live`]) feeds it its watch caches.
 //!
 //! Consistency: each list is one consistent read (its continue tokens pin the resourceVersion of
-//! its first page). The lists are read in dependency order (nodes, volumes, claims, ReplicaSets
-//! before pods) so that every pod's owner and claims can be resolved when it arrives; objects
-//! created between two lists are simply absent or unresolved, which a check run tolerates.
+//! its first page). The lists are read concurrently but projected in dependency order (nodes,
+//! volumes, claims, ReplicaSets before pods) so that every pod's owner and claims can be resolved
+//! when it is projected; objects created while the lists are read are simply absent or
+//! unresolved, which a check run tolerates.
 
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use kube::Resource;
+use kube::api::{DynamicObject, ListParams, ObjectList};
+use kube::core::Request;
 use serde::de::DeserializeOwned;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::project::{self, ProjectError, Resolver};
 use crate::bindings::types::Workload;
@@ -267,35 +273,159 @@ pub(crate) fn now_seconds() -> u64 {
     u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0)
 }
 
-/// List every object of `api`, page by page, handing each page to `each`.
-async fn for_each_page<K>(
-    api: &Api<K>,
+/// Parsed pages one list may hold ahead of its consumer besides the one being parsed: enough to
+/// keep the next request in flight while a page is parsed and projected, few enough that the
+/// lists read ahead of the pods hold a few pages each.
+const READ_AHEAD: usize = 1;
+
+/// A list page on its way: parsed on the blocking pool while the next one is fetched.
+type PendingPage<K> = tokio::task::JoinHandle<Result<ObjectList<K>, kube::Error>>;
+
+/// The pages of one list, read ahead of their consumer.
+///
+/// A task requests the pages one after the other (each continue token comes from the page
+/// before). As soon as a page's body is in, its continue token is read from the list metadata,
+/// which API servers write before the items, and the next request goes out while the page is
+/// parsed on the blocking pool. The channel holds at most [`READ_AHEAD`] pages, so a list whose
+/// consumer is busy with an earlier list waits instead of filling memory.
+struct Pager<K: Clone> {
     what: &'static str,
-    mut each: impl FnMut(Vec<K>) -> Result<(), ProjectError>,
-) -> Result<usize, SnapshotReadError>
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    let mut params = ListParams::default().limit(PAGE_SIZE);
-    let mut count = 0;
-    loop {
-        let page = api
-            .list(&params)
-            .await
-            .map_err(|source| SnapshotReadError::List { what, source })?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        count += page.items.len();
-        each(page.items).map_err(|source| SnapshotReadError::Project { what, source })?;
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(count),
+    pages: mpsc::Receiver<PendingPage<K>>,
+}
+
+impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
+    /// Start listing the collection at `path` (e.g. `/api/v1/pods`); `what` names it in errors.
+    fn start(
+        client: &kube::Client,
+        parsers: &Arc<Semaphore>,
+        path: String,
+        what: &'static str,
+    ) -> Self {
+        let (tx, pages) = mpsc::channel(READ_AHEAD);
+        let client = client.clone();
+        let parsers = parsers.clone();
+        tokio::spawn(async move {
+            let mut params = ListParams::default().limit(PAGE_SIZE);
+            loop {
+                let body = match fetch_page(&client, &path, &params).await {
+                    Ok(body) => body,
+                    Err(e) => {
+                        let _ = tx.send(tokio::spawn(std::future::ready(Err(e)))).await;
+                        return;
+                    }
+                };
+                let peeked = peek_continue(&body);
+                let Ok(permit) = parsers.clone().acquire_owned().await else {
+                    return; // Never closed.
+                };
+                let mut page = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    serde_json::from_str::<ObjectList<K>>(&body).map_err(kube::Error::SerdeError)
+                });
+                let next = match peeked {
+                    Peek::Next(token) => Some(token),
+                    Peek::Last => None,
+                    // Metadata after the items: the token is known only once the page is parsed.
+                    Peek::Unknown => {
+                        let parsed = join(page.await);
+                        let next = parsed.as_ref().ok().and_then(|l| next_token(&l.metadata));
+                        page = tokio::spawn(std::future::ready(parsed));
+                        next
+                    }
+                };
+                if tx.send(page).await.is_err() {
+                    return; // The consumer stopped.
+                }
+                match next {
+                    Some(token) => params = params.continue_token(&token),
+                    None => return,
+                }
+            }
+        });
+        Self { what, pages }
+    }
+
+    /// Hand each page to `each`, in order; the number of objects read.
+    async fn for_each(
+        mut self,
+        mut each: impl FnMut(Vec<K>) -> Result<(), ProjectError>,
+    ) -> Result<usize, SnapshotReadError> {
+        let what = self.what;
+        let mut count = 0;
+        while let Some(page) = self.pages.recv().await {
+            let items = join(page.await)
+                .map_err(|source| SnapshotReadError::List { what, source })?
+                .items;
+            count += items.len();
+            each(items).map_err(|source| SnapshotReadError::Project { what, source })?;
         }
+        Ok(count)
+    }
+}
+
+/// One page's body, API errors (non-2xx) as [`kube::Error::Api`].
+async fn fetch_page(
+    client: &kube::Client,
+    path: &str,
+    params: &ListParams,
+) -> Result<String, kube::Error> {
+    let request = Request::new(path)
+        .list(params)
+        .map_err(kube::Error::BuildRequest)?;
+    client.request_text(request).await
+}
+
+/// A finished parse task's result; a parse that panicked is an error, not a crash.
+fn join<T>(
+    joined: Result<Result<T, kube::Error>, tokio::task::JoinError>,
+) -> Result<T, kube::Error> {
+    joined.map_err(|e| kube::Error::Service(Box::new(e)))?
+}
+
+/// The continue token of a page, if more pages follow.
+fn next_token(meta: &ListMeta) -> Option<String> {
+    meta.continue_.clone().filter(|c| !c.is_empty())
+}
+
+/// What the list metadata ahead of the items says about the next page.
+#[derive(Debug, PartialEq, Eq)]
+enum Peek {
+    /// More pages follow, from this token.
+    Next(String),
+    /// This is the last page.
+    Last,
+    /// No metadata ahead of the items: parse the page to know.
+    Unknown,
+}
+
+/// Read the continue token from the part of a list body before `"items"`, without parsing the
+/// items. API servers write `kind`, `apiVersion`, `metadata`, then `items`; if a server wrote the
+/// metadata after the items, the answer is [`Peek::Unknown`], never a guess.
+fn peek_continue(body: &str) -> Peek {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        metadata: Option<ListMeta>,
+    }
+    let Some(at) = body.find("\"items\"") else {
+        return Peek::Unknown;
+    };
+    let head = body[..at].trim_end();
+    let head = head.strip_suffix(',').unwrap_or(head);
+    match serde_json::from_str::<Head>(&format!("{head}}}")) {
+        Ok(Head {
+            metadata: Some(meta),
+        }) => next_token(&meta).map_or(Peek::Last, Peek::Next),
+        _ => Peek::Unknown,
     }
 }
 
 /// Read nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets, PDBs and pods, and
 /// project them into a [`Snapshot`]. PDBs are read at the version the cluster serves
 /// (discovered first: `policy/v1`, or `policy/v1beta1` on Kubernetes 1.20).
+///
+/// The nine lists are read at once, each a [`Pager`] a page or two ahead, and projected in
+/// dependency order as their pages arrive: the pods are on the wire while the nodes are
+/// projected, and a page is parsed while the next one is requested.
 pub async fn read_snapshot(
     client: &kube::Client,
     cluster_id: Option<String>,
@@ -303,54 +433,51 @@ pub async fn read_snapshot(
     let pdb_version = super::served::discover_pdb(client)
         .await
         .map_err(SnapshotReadError::Discovery)?;
+    // Parses at once: one per core. More would not go faster, and each extra blocking thread
+    // is one more malloc arena holding freed pages (measured: ~35 MiB more peak memory).
+    let parsers = Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(2, usize::from),
+    ));
+    fn typed<K>(client: &kube::Client, parsers: &Arc<Semaphore>, what: &'static str) -> Pager<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + 'static,
+    {
+        Pager::start(client, parsers, K::url_path(&(), None), what)
+    }
+    let nodes = typed::<Node>(client, &parsers, "nodes");
+    let volumes = typed::<PersistentVolume>(client, &parsers, "persistentvolumes");
+    let claims = typed::<PersistentVolumeClaim>(client, &parsers, "persistentvolumeclaims");
+    let replica_sets = typed::<ReplicaSet>(client, &parsers, "replicasets");
+    let deployments = typed::<Deployment>(client, &parsers, "deployments");
+    let stateful_sets = typed::<StatefulSet>(client, &parsers, "statefulsets");
+    let daemon_sets = typed::<DaemonSet>(client, &parsers, "daemonsets");
+    let pdbs = Pager::<DynamicObject>::start(
+        client,
+        &parsers,
+        DynamicObject::url_path(&pdb_version.resource(), None),
+        "poddisruptionbudgets",
+    );
+    let pods = typed::<Pod>(client, &parsers, "pods");
+
     let mut p = Projection::new(cluster_id, now_seconds());
-    for_each_page(&Api::<Node>::all(client.clone()), "nodes", |page| {
-        p.nodes(page)
-    })
-    .await?;
-    for_each_page(
-        &Api::<PersistentVolume>::all(client.clone()),
-        "persistentvolumes",
-        |page| {
+    nodes.for_each(|page| p.nodes(page)).await?;
+    volumes
+        .for_each(|page| {
             p.volumes(page);
             Ok(())
-        },
-    )
-    .await?;
-    for_each_page(
-        &Api::<PersistentVolumeClaim>::all(client.clone()),
-        "persistentvolumeclaims",
-        |page| {
+        })
+        .await?;
+    claims
+        .for_each(|page| {
             p.claims(page);
             Ok(())
-        },
-    )
-    .await?;
-    for_each_page(
-        &Api::<ReplicaSet>::all(client.clone()),
-        "replicasets",
-        |page| p.replica_sets(page),
-    )
-    .await?;
-    for_each_page(
-        &Api::<Deployment>::all(client.clone()),
-        "deployments",
-        |page| p.deployments(page),
-    )
-    .await?;
-    for_each_page(
-        &Api::<StatefulSet>::all(client.clone()),
-        "statefulsets",
-        |page| p.stateful_sets(page),
-    )
-    .await?;
-    for_each_page(
-        &Api::<DaemonSet>::all(client.clone()),
-        "daemonsets",
-        |page| p.daemon_sets(page),
-    )
-    .await?;
-    for_each_page(&pdb_version.api(client), "poddisruptionbudgets", |page| {
+        })
+        .await?;
+    replica_sets.for_each(|page| p.replica_sets(page)).await?;
+    deployments.for_each(|page| p.deployments(page)).await?;
+    stateful_sets.for_each(|page| p.stateful_sets(page)).await?;
+    daemon_sets.for_each(|page| p.daemon_sets(page)).await?;
+    pdbs.for_each(|page| {
         let pdbs = page
             .into_iter()
             .map(|o| pdb_version.to_v1(o))
@@ -359,10 +486,7 @@ pub async fn read_snapshot(
         p.pdbs(pdbs)
     })
     .await?;
-    for_each_page(&Api::<Pod>::all(client.clone()), "pods", |page| {
-        p.pods(page)
-    })
-    .await?;
+    pods.for_each(|page| p.pods(page)).await?;
     Ok(p.finish())
 }
 
@@ -463,6 +587,24 @@ mod tests {
             (snap.cluster_id.as_deref(), snap.taken_at),
             (Some("cls-1"), 7)
         );
+    }
+
+    #[test]
+    fn the_continue_token_is_read_ahead_of_the_items() {
+        let body = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"abc="},"items":[{"metadata":{"name":"items"}}]}"#;
+        assert_eq!(peek_continue(body), Peek::Next("abc=".into()));
+        let last = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":""} , "items":[]}"#;
+        assert_eq!(peek_continue(last), Peek::Last);
+        let no_token = r#"{"metadata":{"resourceVersion":"7"},"items":[]}"#;
+        assert_eq!(peek_continue(no_token), Peek::Last);
+    }
+
+    #[test]
+    fn metadata_after_the_items_is_not_guessed() {
+        let after = r#"{"kind":"PodList","items":[],"metadata":{"continue":"abc="}}"#;
+        assert_eq!(peek_continue(after), Peek::Unknown);
+        assert_eq!(peek_continue(r#"{"kind":"Status"}"#), Peek::Unknown);
+        assert_eq!(peek_continue("not json \"items\""), Peek::Unknown);
     }
 
     #[test]
