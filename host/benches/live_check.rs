@@ -1,6 +1,9 @@
 //! `tke-recycle check` end to end on the practice cluster's 5,000-node / 150,000-pod scenario,
 //! against `kubectl get pods -A -o json` on the same running cluster: wall time and peak RSS of
-//! each, measured with `/usr/bin/time`. Prints numbers; asserts nothing about speed.
+//! each, measured with `/usr/bin/time`. Then `tke-recycle snapshot` (the same nine lists `check`
+//! reads) against a plain sequential reader of those lists (`plain_reader.py`: one keep-alive
+//! connection, `json.loads` per page), alternated in one run so both see the same machine.
+//! Prints numbers; asserts nothing about speed.
 //!
 //! Run: `cargo bench -p tke-recycle --bench live_check`
 //! (`TKE_RECYCLE_BENCH=nodes=N,pods=M` for another size.)
@@ -101,7 +104,32 @@ fn main() {
         let k = measure("kubectl", &kubectl_args);
         rows.push((c, k));
     }
+    // The read itself: snapshot against the plain sequential reader, alternated.
+    let snapshot_out =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-snapshot.json");
+    let snapshot_args = [
+        "snapshot",
+        "--kubeconfig",
+        &kubeconfig,
+        "-o",
+        snapshot_out.to_str().expect("utf-8"),
+    ];
+    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/plain_reader.py");
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        let s = measure(&tool, &snapshot_args);
+        let p = measure("python3", &[reader, &kubeconfig]);
+        reads.push((s, p));
+    }
     let pods = generate.pods.max(1) as f64;
+    for ((ss, skib), (ps, pkib)) in &reads {
+        println!(
+            "BENCH {spec}: snapshot {ss:.2}s {:.1} MiB | plain sequential reader {ps:.2}s {:.1} MiB | wall ratio {:.2}",
+            *skib as f64 / 1024.0,
+            *pkib as f64 / 1024.0,
+            ss / ps
+        );
+    }
     for ((cs, ckib), (ks, kkib)) in &rows {
         println!(
             "BENCH {spec}: check {cs:.2}s {:.1} MiB ({:.0} B/pod) | kubectl get pods -A -o json {ks:.2}s {:.1} MiB | wall ratio {:.2}",

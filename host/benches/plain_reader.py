@@ -2,12 +2,16 @@
 `tke-recycle snapshot` reads, 500 objects a page, one keep-alive HTTPS connection, each page
 parsed with `json.loads` and dropped. No projection, no typing: just the wire and a JSON parser.
 
-Usage: python3 plain_reader.py URL TOKEN CA_FILE
+Usage: python3 plain_reader.py KUBECONFIG
+(a kubeconfig as the practice cluster writes it: one cluster with `server` and
+`certificate-authority-data`, one user with a bearer `token`).
 Prints `PLAIN <seconds> <objects>` on stdout.
 """
 
+import base64
 import http.client
 import json
+import re
 import ssl
 import sys
 import time
@@ -27,9 +31,19 @@ LISTS = [
 
 
 def main() -> None:
-    url, token, ca_file = sys.argv[1:4]
-    parsed = urllib.parse.urlparse(url)
-    context = ssl.create_default_context(cafile=ca_file)
+    with open(sys.argv[1], encoding="utf-8") as f:
+        kubeconfig = f.read()
+
+    def field(name: str) -> str:
+        found = re.search(rf"^\s*{name}:\s*(\S+)\s*$", kubeconfig, re.MULTILINE)
+        if not found:
+            raise SystemExit(f"{sys.argv[1]}: no `{name}` (expected the practice cluster's kubeconfig)")
+        return found.group(1)
+
+    parsed = urllib.parse.urlparse(field("server"))
+    token = field("token")
+    ca = base64.b64decode(field("certificate-authority-data")).decode()
+    context = ssl.create_default_context(cadata=ca)
     conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, context=context)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     started = time.perf_counter()
