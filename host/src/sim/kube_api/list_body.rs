@@ -60,6 +60,11 @@ impl Iterator for ListChunks {
             self.first = false;
             buf.extend_from_slice(&obj.json);
         }
+        // The last object filled the chunk: close the array here rather than in a 2-byte chunk.
+        if !self.done && self.items.len() == 0 {
+            buf.extend_from_slice(b"]}");
+            self.done = true;
+        }
         Some(buf.freeze())
     }
 }
