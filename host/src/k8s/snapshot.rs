@@ -14,6 +14,7 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
+use futures::future::{BoxFuture, FutureExt, ready};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -278,8 +279,22 @@ pub(crate) fn now_seconds() -> u64 {
 /// lists read ahead of the pods hold a few pages each.
 const READ_AHEAD: usize = 1;
 
-/// A list page on its way: parsed on the blocking pool while the next one is fetched.
-type PendingPage<K> = tokio::task::JoinHandle<Result<ObjectList<K>, kube::Error>>;
+/// A list page on its way (parsed on the blocking pool while the next one is fetched), and
+/// whether it is the list's last.
+struct PendingPage<K: Clone> {
+    list: BoxFuture<'static, Result<ObjectList<K>, kube::Error>>,
+    last: bool,
+}
+
+impl<K: Clone + Send + 'static> PendingPage<K> {
+    /// A page already at hand (or a failed read), as the list's last unless told otherwise.
+    fn ready(list: Result<ObjectList<K>, kube::Error>) -> Self {
+        Self {
+            list: ready(list).boxed(),
+            last: true,
+        }
+    }
+}
 
 /// The pages of one list, read ahead of their consumer.
 ///
@@ -307,31 +322,9 @@ impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
         tokio::spawn(async move {
             let mut params = ListParams::default().limit(PAGE_SIZE);
             loop {
-                let body = match fetch_page(&client, &path, &params).await {
-                    Ok(body) => body,
-                    Err(e) => {
-                        let _ = tx.send(tokio::spawn(std::future::ready(Err(e)))).await;
-                        return;
-                    }
-                };
-                let peeked = peek_continue(&body);
-                let Ok(permit) = parsers.clone().acquire_owned().await else {
-                    return; // Never closed.
-                };
-                let mut page = tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    serde_json::from_str::<ObjectList<K>>(&body).map_err(kube::Error::SerdeError)
-                });
-                let next = match peeked {
-                    Peek::Next(token) => Some(token),
-                    Peek::Last => None,
-                    // Metadata after the items: the token is known only once the page is parsed.
-                    Peek::Unknown => {
-                        let parsed = join(page.await);
-                        let next = parsed.as_ref().ok().and_then(|l| next_token(&l.metadata));
-                        page = tokio::spawn(std::future::ready(parsed));
-                        next
-                    }
+                let (next, page) = match fetch_page(&client, &path, &params).await {
+                    Ok(body) => parse_page(&parsers, body).await,
+                    Err(e) => (None, PendingPage::ready(Err(e))),
                 };
                 if tx.send(page).await.is_err() {
                     return; // The consumer stopped.
@@ -345,21 +338,76 @@ impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
         Self { what, pages }
     }
 
-    /// Hand each page to `each`, in order; the number of objects read.
+    /// Hand each page to `each`, in order.
     async fn for_each(
         mut self,
         mut each: impl FnMut(Vec<K>) -> Result<(), ProjectError>,
-    ) -> Result<usize, SnapshotReadError> {
+    ) -> Result<(), SnapshotReadError> {
         let what = self.what;
-        let mut count = 0;
-        while let Some(page) = self.pages.recv().await {
-            let items = join(page.await)
-                .map_err(|source| SnapshotReadError::List { what, source })?
-                .items;
-            count += items.len();
-            each(items).map_err(|source| SnapshotReadError::Project { what, source })?;
+        loop {
+            // The reader ends the channel only after the last page: an end before it is an
+            // error, never a silently shorter list.
+            let page = self
+                .pages
+                .recv()
+                .await
+                .ok_or_else(|| SnapshotReadError::List {
+                    what,
+                    source: kube::Error::Service(
+                        "the list's reader stopped before its last page".into(),
+                    ),
+                })?;
+            let list = page
+                .list
+                .await
+                .map_err(|source| SnapshotReadError::List { what, source })?;
+            each(list.items).map_err(|source| SnapshotReadError::Project { what, source })?;
+            if page.last {
+                return Ok(());
+            }
         }
-        Ok(count)
+    }
+}
+
+/// Start parsing a page's `body` on the blocking pool, at most as many at once as `parsers`
+/// allows; with the next page's continue token (`None` on the last page). The token comes from
+/// the metadata ahead of the items, or from the parsed page when that is the only way to know.
+async fn parse_page<K: Clone + DeserializeOwned + Send + 'static>(
+    parsers: &Arc<Semaphore>,
+    body: String,
+) -> (Option<String>, PendingPage<K>) {
+    let peeked = peek_continue(&body);
+    // The semaphore is never closed; if it were, parsing unthrottled is still correct.
+    let permit = parsers.clone().acquire_owned().await;
+    let parse = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        serde_json::from_str::<ObjectList<K>>(&body).map_err(kube::Error::SerdeError)
+    });
+    // A parse that panicked is an error of the list, not a crash.
+    let list = parse.map(|joined| joined.map_err(|e| kube::Error::Service(Box::new(e)))?);
+    match peeked {
+        Peek::Next(token) => (
+            Some(token),
+            PendingPage {
+                list: list.boxed(),
+                last: false,
+            },
+        ),
+        Peek::Last => (
+            None,
+            PendingPage {
+                list: list.boxed(),
+                last: true,
+            },
+        ),
+        // Metadata after the items: the token is known only once the page is parsed.
+        Peek::Unknown => {
+            let list = list.await;
+            let next = list.as_ref().ok().and_then(|l| next_token(&l.metadata));
+            let mut page = PendingPage::ready(list);
+            page.last = next.is_none();
+            (next, page)
+        }
     }
 }
 
@@ -373,13 +421,6 @@ async fn fetch_page(
         .list(params)
         .map_err(kube::Error::BuildRequest)?;
     client.request_text(request).await
-}
-
-/// A finished parse task's result; a parse that panicked is an error, not a crash.
-fn join<T>(
-    joined: Result<Result<T, kube::Error>, tokio::task::JoinError>,
-) -> Result<T, kube::Error> {
-    joined.map_err(|e| kube::Error::Service(Box::new(e)))?
 }
 
 /// The continue token of a page, if more pages follow.

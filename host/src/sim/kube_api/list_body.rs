@@ -50,8 +50,6 @@ impl Iterator for ListChunks {
         }
         while buf.len() < CHUNK {
             let Some(obj) = self.items.next() else {
-                buf.extend_from_slice(b"]}");
-                self.done = true;
                 break;
             };
             if !self.first {
@@ -60,8 +58,8 @@ impl Iterator for ListChunks {
             self.first = false;
             buf.extend_from_slice(&obj.json);
         }
-        // The last object filled the chunk: close the array here rather than in a 2-byte chunk.
-        if !self.done && self.items.len() == 0 {
+        // Close the array in the chunk that took the last object, not in one of its own.
+        if self.items.len() == 0 {
             buf.extend_from_slice(b"]}");
             self.done = true;
         }
