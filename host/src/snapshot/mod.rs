@@ -92,12 +92,67 @@ impl Snapshot {
     }
 
     /// Write a snapshot file (compact JSON).
+    ///
+    /// The JSON is streamed to a temporary file next to `path`, which then replaces `path`: a
+    /// snapshot of a large cluster is ~100 MB of JSON that is never held in memory whole, and a
+    /// failed write leaves any earlier file at `path` as it was.
     pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
+        use std::io::Write;
         let write_err = |source| SnapshotError::Write {
             path: path.to_owned(),
             source,
         };
-        let json = serde_json::to_vec(self).map_err(|e| write_err(std::io::Error::other(e)))?;
-        std::fs::write(path, json).map_err(write_err)
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        serde_json::to_writer(&mut out, self).map_err(|e| write_err(e.into()))?;
+        out.flush().map_err(write_err)?;
+        let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+        file.persist(path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Snapshot {
+        Snapshot {
+            cluster_id: Some("cls-test".into()),
+            taken_at: 1_700_000_000,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn a_saved_snapshot_loads_back_and_replaces_the_old_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "old").expect("old file");
+        small().save(&path).expect("saves");
+        let back = Snapshot::load(&path).expect("loads");
+        assert_eq!(back.cluster_id.as_deref(), Some("cls-test"));
+        assert_eq!(back.taken_at, 1_700_000_000);
+        // Only the snapshot is left: the temporary file was renamed over the old one.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("s.json")]);
+    }
+
+    #[test]
+    fn a_failed_save_names_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("missing").join("s.json");
+        let err = small().save(&path).expect_err("no such directory");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
     }
 }
