@@ -12,6 +12,7 @@
 //! - [`drain`]: which pods a drain must evict, as kubectl decides it (pure).
 //! - [`node_ops`]: cordon, uncordon, labels and taints.
 //! - [`served`]: which PDB and eviction versions the cluster serves (Kubernetes 1.20 to 1.32).
+//! - [`wire`]: the lean wire form pods are read in, in bulk.
 
 pub mod api_error;
 pub mod client;
@@ -26,3 +27,4 @@ pub mod quantity;
 pub mod served;
 pub mod snapshot;
 pub mod wait;
+pub mod wire;

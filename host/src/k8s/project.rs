@@ -449,7 +449,7 @@ fn controller_of(meta: &meta::ObjectMeta) -> Option<&meta::OwnerReference> {
 }
 
 /// What a ReplicaSet, PVC or PV resolves to; built once from the lists read before the pods.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Resolver {
     /// (namespace, ReplicaSet) -> owning Deployment.
     deployment_of_rs: HashMap<(String, String), String>,

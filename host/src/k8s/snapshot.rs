@@ -12,6 +12,7 @@
 //! unresolved, which a check run tolerates.
 
 use std::borrow::Borrow;
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt, ready};
@@ -23,9 +24,10 @@ use kube::Resource;
 use kube::api::{DynamicObject, ListParams, ObjectList};
 use kube::core::Request;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::project::{self, ProjectError, Resolver};
+use super::wire::LeanPod;
 use crate::bindings::types::Workload;
 use crate::snapshot::Snapshot;
 
@@ -83,7 +85,9 @@ enum Stage {
 #[derive(Debug)]
 pub struct Projection {
     snapshot: Snapshot,
-    resolver: Resolver,
+    /// Shared with the pods' projection once complete ([`Self::pod_resolver`]); before that it
+    /// is this projection's alone, so `Arc::make_mut` never copies it.
+    resolver: Arc<Resolver>,
     stage: Stage,
     /// ReplicaSets no Deployment owns are workloads of their own, listed after the Deployments.
     bare_replica_sets: Vec<Workload>,
@@ -98,7 +102,7 @@ impl Projection {
                 taken_at,
                 ..Snapshot::default()
             },
-            resolver: Resolver::default(),
+            resolver: Arc::default(),
             stage: Stage::Nodes,
             bare_replica_sets: Vec::new(),
         }
@@ -126,7 +130,7 @@ impl Projection {
         self.enter(Stage::Nodes);
         for n in items {
             let node = project::node(n.borrow())?;
-            self.resolver.add_node(&node);
+            Arc::make_mut(&mut self.resolver).add_node(&node);
             self.snapshot.nodes.push(node);
         }
         Ok(())
@@ -140,7 +144,7 @@ impl Projection {
     {
         self.enter(Stage::Volumes);
         for pv in items {
-            self.resolver.add_volume(pv.borrow());
+            Arc::make_mut(&mut self.resolver).add_volume(pv.borrow());
         }
     }
 
@@ -152,7 +156,7 @@ impl Projection {
     {
         self.enter(Stage::Claims);
         for pvc in items {
-            self.resolver.add_claim(pvc.borrow());
+            Arc::make_mut(&mut self.resolver).add_claim(pvc.borrow());
         }
     }
 
@@ -166,7 +170,7 @@ impl Projection {
         self.enter(Stage::ReplicaSets);
         for rs in items {
             let rs = rs.borrow();
-            self.resolver.add_replica_set(rs);
+            Arc::make_mut(&mut self.resolver).add_replica_set(rs);
             let ns = rs.metadata.namespace.as_deref().unwrap_or_default();
             let name = rs.metadata.name.as_deref().unwrap_or_default();
             if !self.resolver.rs_has_deployment(ns, name) {
@@ -252,6 +256,19 @@ impl Projection {
         Ok(())
     }
 
+    /// Enter the pod stage and share the now complete resolver, to project pods elsewhere (in
+    /// parallel) with [`project::pod`] and feed them with [`Self::projected_pods`].
+    pub(crate) fn pod_resolver(&mut self) -> Arc<Resolver> {
+        self.enter(Stage::Pods);
+        self.resolver.clone()
+    }
+
+    /// Pods projected with the resolver of [`Self::pod_resolver`], in list order.
+    pub(crate) fn projected_pods(&mut self, pods: Vec<crate::bindings::types::Pod>) {
+        self.enter(Stage::Pods);
+        self.snapshot.pods.extend(pods);
+    }
+
     /// The snapshot. Kinds never fed are empty.
     pub fn finish(mut self) -> Snapshot {
         self.enter(Stage::Pods);
@@ -279,18 +296,18 @@ pub(crate) fn now_seconds() -> u64 {
 /// lists read ahead of the pods hold a few pages each.
 const READ_AHEAD: usize = 1;
 
-/// A list page on its way (parsed on the blocking pool while the next one is fetched), and
-/// whether it is the list's last.
-struct PendingPage<K: Clone> {
-    list: BoxFuture<'static, Result<ObjectList<K>, kube::Error>>,
+/// A list page on its way (parsed, and for pods projected, on the blocking pool while the next
+/// one is fetched), and whether it is the list's last.
+struct PendingPage<T> {
+    items: BoxFuture<'static, Result<T, SnapshotReadError>>,
     last: bool,
 }
 
-impl<K: Clone + Send + 'static> PendingPage<K> {
+impl<T: Send + 'static> PendingPage<T> {
     /// A page already at hand (or a failed read), as the list's last unless told otherwise.
-    fn ready(list: Result<ObjectList<K>, kube::Error>) -> Self {
+    fn ready(items: Result<T, SnapshotReadError>) -> Self {
         Self {
-            list: ready(list).boxed(),
+            items: ready(items).boxed(),
             last: true,
         }
     }
@@ -301,30 +318,43 @@ impl<K: Clone + Send + 'static> PendingPage<K> {
 /// A task requests the pages one after the other (each continue token comes from the page
 /// before). As soon as a page's body is in, its continue token is read from the list metadata,
 /// which API servers write before the items, and the next request goes out while the page is
-/// parsed on the blocking pool. The channel holds at most [`READ_AHEAD`] pages, so a list whose
-/// consumer is busy with an earlier list waits instead of filling memory.
-struct Pager<K: Clone> {
+/// parsed on the blocking pool and then handed to the list's `then` stage (the pods are projected
+/// there, off the consumer's thread). The channel holds at most [`READ_AHEAD`] pages, so a list
+/// whose consumer is busy with an earlier list waits instead of filling memory.
+struct Pager<T> {
     what: &'static str,
-    pages: mpsc::Receiver<PendingPage<K>>,
+    pages: mpsc::Receiver<PendingPage<T>>,
 }
 
-impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
+impl<T: Send + 'static> Pager<T> {
     /// Start listing the collection at `path` (e.g. `/api/v1/pods`); `what` names it in errors.
-    fn start(
+    /// Each page's objects are parsed in their wire form `W` (the object itself, or a lean form
+    /// that declares only what the projection reads), then `then` makes the page's `T` of them.
+    fn start<W, F, Fut>(
         client: &kube::Client,
         parsers: &Arc<Semaphore>,
         path: String,
         what: &'static str,
-    ) -> Self {
+        then: F,
+    ) -> Self
+    where
+        W: Clone + DeserializeOwned + Send + 'static,
+        F: Fn(Vec<W>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, SnapshotReadError>> + Send + 'static,
+    {
         let (tx, pages) = mpsc::channel(READ_AHEAD);
         let client = client.clone();
         let parsers = parsers.clone();
+        let then = Arc::new(then);
         tokio::spawn(async move {
             let mut params = ListParams::default().limit(PAGE_SIZE);
             loop {
                 let (next, page) = match fetch_page(&client, &path, &params).await {
-                    Ok(body) => parse_page(&parsers, body).await,
-                    Err(e) => (None, PendingPage::ready(Err(e))),
+                    Ok(body) => read_page(&parsers, body, what, then.clone()).await,
+                    Err(source) => (
+                        None,
+                        PendingPage::ready(Err(SnapshotReadError::List { what, source })),
+                    ),
                 };
                 if tx.send(page).await.is_err() {
                     return; // The consumer stopped.
@@ -341,7 +371,7 @@ impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
     /// Hand each page to `each`, in order.
     async fn for_each(
         mut self,
-        mut each: impl FnMut(Vec<K>) -> Result<(), ProjectError>,
+        mut each: impl FnMut(T) -> Result<(), ProjectError>,
     ) -> Result<(), SnapshotReadError> {
         let what = self.what;
         loop {
@@ -357,11 +387,8 @@ impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
                         "the list's reader stopped before its last page".into(),
                     ),
                 })?;
-            let list = page
-                .list
-                .await
-                .map_err(|source| SnapshotReadError::List { what, source })?;
-            each(list.items).map_err(|source| SnapshotReadError::Project { what, source })?;
+            let items = page.items.await?;
+            each(items).map_err(|source| SnapshotReadError::Project { what, source })?;
             if page.last {
                 return Ok(());
             }
@@ -369,45 +396,77 @@ impl<K: Clone + DeserializeOwned + Send + 'static> Pager<K> {
     }
 }
 
-/// Start parsing a page's `body` on the blocking pool, at most as many at once as `parsers`
-/// allows; with the next page's continue token (`None` on the last page). The token comes from
-/// the metadata ahead of the items, or from the parsed page when that is the only way to know.
-async fn parse_page<K: Clone + DeserializeOwned + Send + 'static>(
+/// A list's `then` stage that hands the parsed objects on as they are.
+fn as_parsed<K: Send + 'static>(
+    items: Vec<K>,
+) -> futures::future::Ready<Result<Vec<K>, SnapshotReadError>> {
+    ready(Ok(items))
+}
+
+/// Start reading a page's `body` (objects in their wire form `W`): a task parses it on the
+/// blocking pool (at most as many parses at once as `parsers` allows), then runs `then` on the
+/// objects. Returns the next page's continue token (`None` on the last page) with the page on its
+/// way. The token comes from the metadata ahead of the items, or from the parsed page when that
+/// is the only way to know.
+async fn read_page<W, T, F, Fut>(
     parsers: &Arc<Semaphore>,
     body: String,
-) -> (Option<String>, PendingPage<K>) {
+    what: &'static str,
+    then: Arc<F>,
+) -> (Option<String>, PendingPage<T>)
+where
+    W: Clone + DeserializeOwned + Send + 'static,
+    T: Send + 'static,
+    F: Fn(Vec<W>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, SnapshotReadError>> + Send + 'static,
+{
     let peeked = peek_continue(&body);
-    // The semaphore is never closed; if it were, parsing unthrottled is still correct.
-    let permit = parsers.clone().acquire_owned().await;
-    let parse = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        serde_json::from_str::<ObjectList<K>>(&body).map_err(kube::Error::SerdeError)
+    let list_error = move |source| SnapshotReadError::List { what, source };
+    let parsers = parsers.clone();
+    let task = tokio::spawn(async move {
+        // The semaphore is never closed; if it were, parsing unthrottled is still correct.
+        let permit = parsers.acquire_owned().await;
+        let parsed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            serde_json::from_str::<ObjectList<W>>(&body)
+        })
+        .await;
+        let list = match parsed {
+            Ok(list) => list.map_err(|e| list_error(kube::Error::SerdeError(e)))?,
+            // A parse that panicked is an error of the list, not a crash.
+            Err(e) => return Err(list_error(kube::Error::Service(Box::new(e)))),
+        };
+        let next = next_token(&list.metadata);
+        Ok((next, then(list.items).await?))
     });
-    // A parse that panicked is an error of the list, not a crash.
-    let list = parse.map(|joined| joined.map_err(|e| kube::Error::Service(Box::new(e)))?);
+    let items = task.map(move |joined| match joined {
+        Ok(page) => page,
+        Err(e) => Err(list_error(kube::Error::Service(Box::new(e)))),
+    });
     match peeked {
         Peek::Next(token) => (
             Some(token),
             PendingPage {
-                list: list.boxed(),
+                items: items.map(|page| page.map(|(_, items)| items)).boxed(),
                 last: false,
             },
         ),
         Peek::Last => (
             None,
             PendingPage {
-                list: list.boxed(),
+                items: items.map(|page| page.map(|(_, items)| items)).boxed(),
                 last: true,
             },
         ),
-        // Metadata after the items: the token is known only once the page is parsed.
-        Peek::Unknown => {
-            let list = list.await;
-            let next = list.as_ref().ok().and_then(|l| next_token(&l.metadata));
-            let mut page = PendingPage::ready(list);
-            page.last = next.is_none();
-            (next, page)
-        }
+        // Metadata after the items: the token is known only once the page is read.
+        Peek::Unknown => match items.await {
+            Ok((next, items)) => {
+                let mut page = PendingPage::ready(Ok(items));
+                page.last = next.is_none();
+                (next, page)
+            }
+            Err(e) => (None, PendingPage::ready(Err(e))),
+        },
     }
 }
 
@@ -479,11 +538,15 @@ pub async fn read_snapshot(
     let parsers = Arc::new(Semaphore::new(
         std::thread::available_parallelism().map_or(2, usize::from),
     ));
-    fn typed<K>(client: &kube::Client, parsers: &Arc<Semaphore>, what: &'static str) -> Pager<K>
+    fn typed<K>(
+        client: &kube::Client,
+        parsers: &Arc<Semaphore>,
+        what: &'static str,
+    ) -> Pager<Vec<K>>
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + 'static,
     {
-        Pager::start(client, parsers, K::url_path(&(), None), what)
+        Pager::start(client, parsers, K::url_path(&(), None), what, as_parsed::<K>)
     }
     let nodes = typed::<Node>(client, &parsers, "nodes");
     let volumes = typed::<PersistentVolume>(client, &parsers, "persistentvolumes");
@@ -492,13 +555,27 @@ pub async fn read_snapshot(
     let deployments = typed::<Deployment>(client, &parsers, "deployments");
     let stateful_sets = typed::<StatefulSet>(client, &parsers, "statefulsets");
     let daemon_sets = typed::<DaemonSet>(client, &parsers, "daemonsets");
-    let pdbs = Pager::<DynamicObject>::start(
+    let pdbs = Pager::start(
         client,
         &parsers,
         DynamicObject::url_path(&pdb_version.resource(), None),
         "poddisruptionbudgets",
+        as_parsed::<DynamicObject>,
     );
-    let pods = typed::<Pod>(client, &parsers, "pods");
+    // Pods are most of the work. They are read in their lean form and projected page by page
+    // on the blocking pool, in parallel with the parsing of the next pages, as soon as the
+    // resolver is complete (the lists before them are projected).
+    let (resolver_tx, resolver_rx) = watch::channel(None::<Arc<Resolver>>);
+    let pods = {
+        let parsers = parsers.clone();
+        Pager::start(
+            client,
+            &parsers.clone(),
+            Pod::url_path(&(), None),
+            "pods",
+            move |items: Vec<LeanPod>| project_pods(items, resolver_rx.clone(), parsers.clone()),
+        )
+    };
 
     let mut p = Projection::new(cluster_id, now_seconds());
     nodes.for_each(|page| p.nodes(page)).await?;
@@ -527,8 +604,52 @@ pub async fn read_snapshot(
         p.pdbs(pdbs)
     })
     .await?;
-    pods.for_each(|page| p.pods(page)).await?;
+    // No receiver left only if the pods' reader already ended, which its pager reports.
+    let _ = resolver_tx.send(Some(p.pod_resolver()));
+    pods.for_each(|page| {
+        p.projected_pods(page);
+        Ok(())
+    })
+    .await?;
     Ok(p.finish())
+}
+
+/// The pods' `then` stage: wait until the resolver is complete, then project the page on the
+/// blocking pool (one of the `parsers` permits, like a parse).
+async fn project_pods(
+    items: Vec<LeanPod>,
+    mut resolver: watch::Receiver<Option<Arc<Resolver>>>,
+    parsers: Arc<Semaphore>,
+) -> Result<Vec<crate::bindings::types::Pod>, SnapshotReadError> {
+    let resolver = match resolver.wait_for(Option::is_some).await {
+        Ok(r) => r.clone(),
+        Err(_) => None,
+    };
+    let Some(resolver) = resolver else {
+        return Err(SnapshotReadError::List {
+            what: "pods",
+            source: kube::Error::Service("the snapshot stopped before its pods".into()),
+        });
+    };
+    let permit = parsers.acquire_owned().await;
+    let projected = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        items
+            .into_iter()
+            .map(|p| project::pod(&resolver, &Pod::from(p)))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    match projected {
+        Ok(pods) => pods.map_err(|source| SnapshotReadError::Project {
+            what: "pods",
+            source,
+        }),
+        Err(e) => Err(SnapshotReadError::List {
+            what: "pods",
+            source: kube::Error::Service(Box::new(e)),
+        }),
+    }
 }
 
 #[cfg(test)]
