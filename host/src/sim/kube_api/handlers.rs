@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::patch::{self, PatchType};
 use super::status::{ApiError, json_response};
+use super::table::TableRequest;
 use super::{KubeApi, Query, Target, object_response};
 use crate::sim::resource::Res;
 use crate::sim::selector::{FieldSelector, LabelSelector};
@@ -82,6 +83,8 @@ pub struct Handlers<'a> {
     pub t: &'a Target,
     /// The query.
     pub query: &'a Query,
+    /// The Table the client asked for instead of the objects, if any.
+    pub table: Option<TableRequest>,
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -118,7 +121,10 @@ impl Handlers<'_> {
             .store
             .get(self.t.res, self.ns(), self.name())
             .ok_or_else(|| ApiError::not_found(self.t.res, self.name()))?;
-        Ok(object_response(200, &obj))
+        Ok(match &self.table {
+            Some(table) => table.object(self.t.res, &obj),
+            None => object_response(200, &obj),
+        })
     }
 
     /// GET a list, with label/field selectors and limit/continue paging.
@@ -149,6 +155,9 @@ impl Handlers<'_> {
             && let Some(last) = page.items.last()
         {
             meta["continue"] = json!(encode_continue(page.rv, last));
+        }
+        if let Some(table) = &self.table {
+            return Ok(table.list(res, meta, &page.items));
         }
         let head = json!({"kind": format!("{}List", d.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut head = serde_json::to_vec(&head).unwrap_or_default();

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,6 +16,7 @@ use tokio::sync::broadcast;
 
 use super::handlers::selectors;
 use super::status::{ApiError, json_response};
+use super::table::TableRequest;
 use super::{KubeApi, Query, Target};
 use crate::sim::resource::Res;
 use crate::sim::selector::{FieldSelector, LabelSelector};
@@ -35,6 +37,10 @@ struct Filter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// Events go out as one-row Tables when the client asked for Tables.
+    table: Option<TableRequest>,
+    /// Whether an event went out yet: only the first Table carries column definitions.
+    sent: AtomicBool,
 }
 
 impl Filter {
@@ -47,12 +53,24 @@ impl Filter {
 
     fn event(&self, e: &Event) -> Option<Bytes> {
         self.matches(e.res, &e.obj)
-            .then(|| line(e.kind.as_str(), &e.obj.json))
+            .then(|| self.line(e.kind.as_str(), &e.obj))
+    }
+
+    /// One event line with `obj` as stored or as a Table.
+    fn line(&self, kind: &str, obj: &Object) -> Bytes {
+        let first = !self.sent.swap(true, Ordering::Relaxed);
+        match &self.table {
+            Some(t) => {
+                let table = t.watch_object(self.res, obj, first);
+                line(kind, &serde_json::to_vec(&table).unwrap_or_default())
+            }
+            None => line(kind, &obj.json),
+        }
     }
 }
 
 /// Serve `?watch=true`.
-pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
+pub fn watch(api: &KubeApi, t: &Target, q: &Query, table: Option<TableRequest>) -> Response {
     let (labels, fields) = match selectors(t.res, q) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
@@ -62,6 +80,8 @@ pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
         ns: t.ns.clone(),
         labels,
         fields,
+        table,
+        sent: AtomicBool::new(false),
     });
     let timeout = q
         .get("timeoutSeconds")
@@ -107,7 +127,7 @@ pub fn watch(api: &KubeApi, t: &Target, q: &Query) -> Response {
                 page.items
                     .iter()
                     .filter(|o| o.rv <= now)
-                    .map(|o| line("ADDED", &o.json)),
+                    .map(|o| filter.line("ADDED", o)),
             );
             if send_initial {
                 let d = t.res.def();
