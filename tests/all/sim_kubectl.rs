@@ -487,3 +487,231 @@ async fn sim_kubectl_describe_node_shows_lease_pods_and_events() {
     assert_eq!(row(&t, &node)[1], node);
     assert_eq!(t.len(), 6);
 }
+
+/// Lines a running `kubectl ... --watch` prints, gathered until `done` holds for them or the
+/// time runs out.
+async fn watch_until(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<String>,
+    done: impl Fn(&[String]) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(seen) {
+        match tokio::time::timeout_at(deadline, lines.next_line()).await {
+            Ok(Ok(Some(l))) => seen.push(l),
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_kubectl_watch_sees_objects_leave_and_enter_a_field_selector() {
+    use tokio::io::AsyncBufReadExt as _;
+    let sim = start("small.yaml", 50.0).await;
+    let cache =
+        std::env::temp_dir().join(format!("tke-recycle-kubectl-cache-{}", std::process::id()));
+    let mut child = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&sim.kubeconfig)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args([
+            "get",
+            "nodes",
+            "--field-selector",
+            "spec.unschedulable=false",
+            "--watch",
+            "--output-watch-events",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl must be on the PATH for these tests (v1.32)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    let rows = |seen: &[String], event: &str, node: &str| {
+        seen.iter()
+            .filter(|l| {
+                let cells = columns(l).concat();
+                cells.first().map(String::as_str) == Some(event)
+                    && cells.get(1).map(String::as_str) == Some(node)
+            })
+            .count()
+    };
+    // The initial state: every schedulable node, as a Table with kubectl's EVENT column.
+    assert!(
+        watch_until(&mut lines, &mut seen, |s| s.len() >= 6).await,
+        "{seen:?}"
+    );
+    assert_eq!(
+        columns(&seen[0])[0],
+        ["EVENT", "NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    );
+    assert_eq!(rows(&seen, "ADDED", "10.0.1.11"), 1, "{seen:?}");
+    // Cordoned, the node no longer matches: it leaves the watch as DELETED, with the last
+    // content that matched (still plain Ready).
+    let out = kubectl(&sim, &["cordon", "10.0.1.11"], T).await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        watch_until(&mut lines, &mut seen, |s| rows(s, "DELETED", "10.0.1.11")
+            == 1)
+        .await,
+        "no DELETED for the cordoned node: {seen:?}"
+    );
+    let deleted = seen.last().expect("a line");
+    assert_eq!(columns(deleted)[0][2], "Ready", "{deleted}");
+    // Uncordoned, it matches again: ADDED.
+    let out = kubectl(&sim, &["uncordon", "10.0.1.11"], T).await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        watch_until(&mut lines, &mut seen, |s| rows(s, "ADDED", "10.0.1.11")
+            == 2)
+        .await,
+        "no ADDED for the uncordoned node: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains("SchedulingDisabled")),
+        "a cordoned node never shows in this watch: {seen:?}"
+    );
+    let _ = child.kill().await;
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_kubectl_paged_list_is_one_snapshot_and_an_expired_token_is_gone() {
+    let sim = start("small.yaml", 50.0).await;
+    // kubectl pages every list (--chunk-size); small pages add up to the whole list.
+    let out = kubectl(
+        &sim,
+        &["get", "pods", "-A", "--chunk-size=2", "-o", "name"],
+        T,
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().count(),
+        sim.store().list(Res::Pods, None).len()
+    );
+
+    let raw = |path: String| {
+        let sim = &sim;
+        async move { kubectl(sim, &["get", "--raw", &path], T).await }
+    };
+    let out = raw("/api/v1/namespaces/shop/pods?limit=3".into()).await;
+    assert!(out.success, "{}", out.stderr);
+    let first: Value = serde_json::from_str(&out.stdout).expect("json");
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_owned();
+    let all_then: Vec<String> = sim
+        .store()
+        .list(Res::Pods, Some("shop"))
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    let rest_then: Vec<String> = all_then[3..].to_vec();
+    // Between the pages the namespace changes: a pod of the rest goes, a new one comes.
+    let gone = rest_then
+        .last()
+        .expect("a pod after the first page")
+        .clone();
+    sim.store()
+        .delete(Res::Pods, "shop", &gone, None, None)
+        .expect("delete");
+    sim.store()
+        .create(
+            Res::Pods,
+            serde_json::json!({"metadata": {"name": "zz-late", "namespace": "shop"},
+                               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+            false,
+        )
+        .expect("create");
+    let out = raw(format!(
+        "/api/v1/namespaces/shop/pods?limit=500&continue={token}"
+    ))
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let second: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(names(&second), rest_then, "the first page's snapshot");
+    assert_eq!(
+        second["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+    assert!(second["metadata"]["continue"].is_null());
+
+    // Once the history has moved past the snapshot (as etcd compacts), the token is gone.
+    for i in 0..50_001 {
+        sim.store()
+            .update_with(Res::ConfigMaps, "shop", "churn", |v| {
+                v["data"] = serde_json::json!({"i": i.to_string()});
+                Ok(())
+            })
+            .or_else(|_| {
+                sim.store().create(
+                    Res::ConfigMaps,
+                    serde_json::json!({"metadata": {"name": "churn", "namespace": "shop"}}),
+                    false,
+                )
+            })
+            .expect("churn");
+    }
+    let path = format!("/api/v1/namespaces/shop/pods?limit=500&continue={token}");
+    let out = raw(path.clone()).await;
+    assert!(!out.success, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "Error from server (Expired): The provided continue parameter is too old to display a consistent list result."
+        ),
+        "{}",
+        out.stderr
+    );
+    let resp = crate::sim_common::http()
+        .get(format!("{}{path}", sim.k8s_url))
+        .bearer_auth(&sim.token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 410);
+    let status: Value = resp.json().await.expect("status");
+    assert_eq!(
+        (&status["kind"], &status["reason"], &status["code"]),
+        (
+            &Value::from("Status"),
+            &Value::from("Expired"),
+            &Value::from(410)
+        )
+    );
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("may show up in the list.")),
+        "{status}"
+    );
+    // Its token continues at the latest state, from where the expired one stopped.
+    let inconsistent = status["metadata"]["continue"]
+        .as_str()
+        .expect("an inconsistent-continue token");
+    let out = raw(format!(
+        "/api/v1/namespaces/shop/pods?limit=500&continue={inconsistent}"
+    ))
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    let latest: Value = serde_json::from_str(&out.stdout).expect("json");
+    let latest_names = names(&latest);
+    assert!(
+        latest_names.contains(&"zz-late".to_owned()),
+        "{latest_names:?}"
+    );
+    assert!(!latest_names.contains(&gone), "{latest_names:?}");
+    assert!(latest_names.iter().all(|n| n > &all_then[2]));
+}

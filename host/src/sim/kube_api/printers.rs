@@ -698,7 +698,7 @@ fn int(v: &Value, pointer: &str) -> i64 {
     v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
-fn array<'a>(v: Option<&'a Value>) -> &'a [Value] {
+fn array(v: Option<&Value>) -> &[Value] {
     v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
@@ -807,7 +807,7 @@ fn pod_row(v: &Value, now: Timestamp) -> Row {
                 && c.get("restartPolicy").and_then(Value::as_str) == Some("Always")
         })
     };
-    let mut total = array(v.pointer("/spec/containers")).len()
+    let total = array(v.pointer("/spec/containers")).len()
         + spec_init
             .iter()
             .filter(|c| c.get("restartPolicy").and_then(Value::as_str) == Some("Always"))
@@ -945,7 +945,6 @@ fn pod_row(v: &Value, now: Timestamp) -> Row {
             .count();
         format!("{met}/{}", gates.len())
     };
-    total = total.max(0);
     Row {
         cells: vec![
             json!(text(v, "/metadata/name")),
