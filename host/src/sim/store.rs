@@ -1,5 +1,7 @@
 //! The object store: every served object as compact JSON plus a few indexed facts, one global
-//! resourceVersion, and watch fan-out with a bounded history.
+//! resourceVersion, and watch fan-out with a bounded history. The history (each change with the
+//! object before it) also answers a list as of an older resourceVersion, as long as it reaches
+//! back that far.
 //!
 //! Objects are kept as their serialized JSON (what lists and watches send verbatim) so that
 //! 150,000 pods stay small; the facts controllers and selectors need often (labels, owner, a pod's

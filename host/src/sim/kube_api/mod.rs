@@ -2,9 +2,11 @@
 //! resource verbs (get, list with selectors and paging, watch, create, update, patch, delete,
 //! eviction, binding) over the [`Store`](crate::sim::store::Store).
 //!
-//! It serves JSON only. Behaviour that a real API server has and clients rely on is kept:
-//! `Status` errors, 409 on stale resourceVersions, graceful pod deletion that only the kubelet
-//! finishes, and eviction under PodDisruptionBudgets. Controllers run elsewhere (`controllers`).
+//! It serves JSON, and reads as server-side Tables when the client asks for them (`table`,
+//! `printers`), as `kubectl get` does. Behaviour that a real API server has and clients rely on
+//! is kept: `Status` errors, 409 on stale resourceVersions, paged lists that are one snapshot
+//! (410 once it is gone), graceful pod deletion that only the kubelet finishes, and eviction
+//! under PodDisruptionBudgets. Controllers run elsewhere (`controllers`).
 
 mod discovery;
 mod eviction;

@@ -1,7 +1,9 @@
 //! Watches: newline-delimited JSON events over a chunked response, resuming from a
 //! resourceVersion out of the store's history, with synthetic ADDED events when no
 //! resourceVersion is given, bookmarks for `sendInitialEvents`, and 410 Expired when the
-//! requested version is older than the history.
+//! requested version is older than the history. Selectors are applied to the object before and
+//! after each change, so objects entering or leaving the selection arrive as ADDED or DELETED;
+//! events go out as one-row Tables when the client asked for Tables.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
