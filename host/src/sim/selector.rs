@@ -210,6 +210,14 @@ impl FieldSelector {
                     .as_ref()
                     .map(|p| p.phase.to_string())
                     .unwrap_or_default(),
+                // The API server's field set prints the boolean, so an uncordoned node (the
+                // field absent) is `false`, not empty.
+                "spec.unschedulable" => obj
+                    .value()
+                    .pointer("/spec/unschedulable")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .to_string(),
                 other => {
                     let ptr = format!("/{}", other.replace('.', "/"));
                     match obj.value().pointer(&ptr) {
@@ -268,5 +276,30 @@ mod tests {
             FieldSelector::parse("spec.foo=1", &["spec.nodeName"]),
             Err(SelectorError::UnsupportedField("spec.foo".into()))
         );
+    }
+
+    #[test]
+    fn an_uncordoned_node_has_unschedulable_false() {
+        let store = crate::sim::store::Store::new();
+        let node = |name: &str, spec: serde_json::Value| {
+            store
+                .create(
+                    crate::sim::resource::Res::Nodes,
+                    json!({"metadata": {"name": name}, "spec": spec}),
+                    false,
+                )
+                .expect("node")
+        };
+        let (plain, cordoned) = (
+            node("a", json!({})),
+            node("b", json!({"unschedulable": true})),
+        );
+        let allowed = ["spec.unschedulable"];
+        let schedulable =
+            FieldSelector::parse("spec.unschedulable=false", &allowed).expect("parse");
+        assert!(schedulable.matches(&plain));
+        assert!(!schedulable.matches(&cordoned));
+        let not = FieldSelector::parse("spec.unschedulable!=true", &allowed).expect("parse");
+        assert!(not.matches(&plain));
     }
 }

@@ -1,5 +1,7 @@
 //! The object store: every served object as compact JSON plus a few indexed facts, one global
-//! resourceVersion, and watch fan-out with a bounded history.
+//! resourceVersion, and watch fan-out with a bounded history. The history (each change with the
+//! object before it) also answers a list as of an older resourceVersion, as long as it reaches
+//! back that far.
 //!
 //! Objects are kept as their serialized JSON (what lists and watches send verbatim) so that
 //! 150,000 pods stay small; the facts controllers and selectors need often (labels, owner, a pod's
@@ -122,6 +124,12 @@ impl Object {
         serde_json::from_slice(&self.json).ok()
     }
 
+    /// The same object stamped with another resourceVersion: what a watch sends for an object
+    /// that left its selection or was deleted (its last content, the change's version).
+    pub fn at_resource_version(&self, res: Res, rv: u64) -> Object {
+        Store::serialize(res, rv, self.value())
+    }
+
     /// Whether `metadata.deletionTimestamp` is set (pods only track it as a fact).
     pub fn deleting(&self) -> bool {
         self.pod.as_ref().is_some_and(|p| p.deleting)
@@ -229,6 +237,10 @@ pub struct Event {
     pub kind: EventType,
     /// The object after the change (before it, for deletes).
     pub obj: Arc<Object>,
+    /// The object before the change as it was stored (None for a create): a watch with a
+    /// selector needs it to tell an object that stopped matching, and a list as of an older
+    /// resourceVersion needs it to undo the change.
+    pub prev: Option<Arc<Object>>,
 }
 
 struct Inner {
@@ -377,35 +389,111 @@ impl Store {
         filter: impl Fn(&Object) -> bool,
     ) -> Page {
         let g = self.lock();
+        let rv = g.rv;
+        Self::collect(&g, res, ns, after, limit, rv, &BTreeMap::new(), filter)
+    }
+
+    /// Like [`page`](Self::page), but as the objects were at resourceVersion `at`: what the
+    /// later pages of a paged list are served from, so that a list is one consistent snapshot
+    /// however long its reader takes, as etcd's MVCC reads give the real API server. The
+    /// changes since `at` are undone from the watch history; when they are no longer all in
+    /// it (the history has moved past `at`, as etcd compacts), the answer is [`TooOld`].
+    pub fn page_at(
+        &self,
+        res: Res,
+        ns: Option<&str>,
+        after: Option<&Key>,
+        limit: usize,
+        at: u64,
+        filter: impl Fn(&Object) -> bool,
+    ) -> Result<Page, TooOld> {
+        let g = self.lock();
+        if at >= g.rv {
+            let rv = g.rv;
+            return Ok(Self::collect(
+                &g,
+                res,
+                ns,
+                after,
+                limit,
+                rv,
+                &BTreeMap::new(),
+                filter,
+            ));
+        }
+        if at < g.history_floor || !g.record {
+            return Err(TooOld);
+        }
+        // Each object changed since `at` is as the first change after `at` found it.
+        let first_after = g.history.partition_point(|e| e.rv <= at);
+        let mut then: BTreeMap<Key, Option<Arc<Object>>> = BTreeMap::new();
+        for e in g.history.range(first_after..).filter(|e| e.res == res) {
+            then.entry((e.obj.namespace.to_string(), e.obj.name.to_string()))
+                .or_insert_with(|| e.prev.clone());
+        }
+        Ok(Self::collect(&g, res, ns, after, limit, at, &then, filter))
+    }
+
+    /// A page of the table of `res` with `overlay` laid over it: a key in the overlay is the
+    /// object it names (or absent, for `None`) whatever the table holds.
+    #[allow(clippy::too_many_arguments, reason = "one page request, spelled out")]
+    fn collect(
+        g: &Inner,
+        res: Res,
+        ns: Option<&str>,
+        after: Option<&Key>,
+        limit: usize,
+        rv: u64,
+        overlay: &BTreeMap<Key, Option<Arc<Object>>>,
+        filter: impl Fn(&Object) -> bool,
+    ) -> Page {
+        use std::ops::Bound;
+        let empty = BTreeMap::new();
+        let table = g.tables.get(&res).unwrap_or(&empty);
+        let start = match (after, ns) {
+            (Some(k), _) => Bound::Excluded(k.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let mut now = table.range((start.clone(), Bound::Unbounded)).peekable();
+        let mut then = overlay.range((start, Bound::Unbounded)).peekable();
         let mut items = Vec::new();
         let mut more = false;
-        if let Some(table) = g.tables.get(&res) {
-            use std::ops::Bound;
-            let start = match (after, ns) {
-                (Some(k), _) => Bound::Excluded(k.clone()),
-                (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
-                (None, None) => Bound::Unbounded,
+        loop {
+            // Merge the two key-ordered sequences; the overlay wins on equal keys.
+            let from_overlay = match (now.peek(), then.peek()) {
+                (None, None) => break,
+                (Some((k, _)), Some((o, _))) => o <= k,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
             };
-            for ((kns, _), obj) in table.range((start, Bound::Unbounded)) {
-                if let Some(ns) = ns
-                    && kns != ns
-                {
+            let (key, obj): (&Key, Option<&Arc<Object>>) = if from_overlay {
+                let Some((k, o)) = then.next() else { break };
+                if now.peek().is_some_and(|(n, _)| *n == k) {
+                    now.next();
+                }
+                (k, o.as_ref())
+            } else {
+                let Some((k, o)) = now.next() else { break };
+                (k, Some(o))
+            };
+            if let Some(ns) = ns
+                && key.0 != ns
+            {
+                break;
+            }
+            let Some(obj) = obj else {
+                continue;
+            };
+            if filter(obj) {
+                if items.len() >= limit {
+                    more = true;
                     break;
                 }
-                if filter(obj) {
-                    if items.len() >= limit {
-                        more = true;
-                        break;
-                    }
-                    items.push(obj.clone());
-                }
+                items.push(obj.clone());
             }
         }
-        Page {
-            rv: g.rv,
-            items,
-            more,
-        }
+        Page { rv, items, more }
     }
 
     /// Store a new version of an object under the next resourceVersion and tell the watchers.
@@ -419,17 +507,25 @@ impl Store {
     ) -> Arc<Object> {
         g.rv += 1;
         let obj = Arc::new(Self::serialize(res, g.rv, value));
-        g.tables.entry(res).or_default().insert(key, obj.clone());
-        self.emit(g, res, kind, obj.clone());
+        let prev = g.tables.entry(res).or_default().insert(key, obj.clone());
+        self.emit(g, res, kind, obj.clone(), prev);
         obj
     }
 
-    fn emit(&self, g: &mut Inner, res: Res, kind: EventType, obj: Arc<Object>) {
+    fn emit(
+        &self,
+        g: &mut Inner,
+        res: Res,
+        kind: EventType,
+        obj: Arc<Object>,
+        prev: Option<Arc<Object>>,
+    ) {
         let ev = Arc::new(Event {
             rv: g.rv,
             res,
             kind,
             obj,
+            prev,
         });
         if g.record {
             g.history.push_back(ev.clone());
@@ -668,8 +764,8 @@ impl Store {
             t.remove(&key);
         }
         g.rv += 1;
-        let obj = Arc::new(Self::serialize(res, g.rv, old.value()));
-        self.emit(&mut g, res, EventType::Deleted, obj.clone());
+        let obj = Arc::new(old.at_resource_version(res, g.rv));
+        self.emit(&mut g, res, EventType::Deleted, obj.clone(), Some(old));
         Ok(obj)
     }
 
@@ -807,5 +903,86 @@ mod tests {
         assert!(!p2.more);
         let d = s.delete(Res::Pods, "default", "p0", Some("wrong"), None);
         assert!(matches!(d, Err(StoreError::Conflict(_))));
+    }
+
+    fn names(p: &Page) -> Vec<String> {
+        p.items.iter().map(|o| o.name.to_string()).collect()
+    }
+
+    #[test]
+    fn later_pages_read_the_first_pages_snapshot() {
+        let s = Store::new();
+        for name in ["a", "c", "e", "g"] {
+            s.create(Res::Pods, pod(name), false).expect("create");
+        }
+        let first = s.page(Res::Pods, None, None, 2, |_| true);
+        assert_eq!(names(&first), ["a", "c"]);
+        let at = first.rv;
+        let after = ("default".to_owned(), "c".to_owned());
+        // Between the pages: one created, one deleted, one changed, one created and deleted.
+        s.create(Res::Pods, pod("d"), false).expect("create d");
+        s.delete(Res::Pods, "default", "e", None, None)
+            .expect("delete e");
+        s.update_with(Res::Pods, "default", "g", |v| {
+            v["metadata"]["labels"]["app"] = json!("changed");
+            Ok(())
+        })
+        .expect("update g");
+        s.create(Res::Pods, pod("f"), false).expect("create f");
+        s.delete(Res::Pods, "default", "f", None, None)
+            .expect("delete f");
+        let now = s.page(Res::Pods, None, Some(&after), 10, |_| true);
+        assert_eq!(names(&now), ["d", "g"], "the current state differs");
+        let then = s
+            .page_at(Res::Pods, None, Some(&after), 10, at, |_| true)
+            .expect("in history");
+        assert_eq!(names(&then), ["e", "g"]);
+        assert_eq!(then.rv, at);
+        assert_eq!(then.items[1].label("app"), Some("a"), "g as it was");
+        // A filter sees the old content, and paging within the snapshot still stops at limit.
+        let labelled = s
+            .page_at(Res::Pods, Some("default"), None, 1, at, |o| {
+                o.label("app") == Some("a")
+            })
+            .expect("in history");
+        assert_eq!(
+            (names(&labelled), labelled.more),
+            (vec!["a".to_owned()], true)
+        );
+        // Other resources' changes do not leak in.
+        assert!(
+            s.page_at(Res::Nodes, None, None, 10, at, |_| true)
+                .expect("nodes")
+                .items
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_snapshot_older_than_the_history_is_gone() {
+        let s = Store::new();
+        s.create(Res::Pods, pod("a"), false).expect("create");
+        let at = s.rv();
+        s.create(Res::Pods, pod("b"), false).expect("create");
+        assert!(s.page_at(Res::Pods, None, None, 10, at, |_| true).is_ok());
+        // Past the history's reach, as etcd compacts: nothing left to undo the changes with.
+        for i in 0..=HISTORY {
+            s.update_with(Res::Pods, "default", "b", |v| {
+                v["metadata"]["labels"]["n"] = json!(i.to_string());
+                Ok(())
+            })
+            .expect("update");
+        }
+        assert_eq!(
+            s.page_at(Res::Pods, None, None, 10, at, |_| true)
+                .map(|p| p.rv),
+            Err(TooOld)
+        );
+        let now = s.rv();
+        assert_eq!(
+            s.page_at(Res::Pods, None, None, 10, now, |_| true)
+                .map(|p| p.items.len()),
+            Ok(2)
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The controllers behind the API: workload controllers, scheduler, kubelet, disruption
-//! controller, garbage collection, and the TKE side's delayed node add-back, run in one loop on
+//! The controllers behind the API: workload controllers, scheduler, kubelet (with its node
+//! lease), disruption controller, garbage collection, and the TKE side's delayed node add-back, run in one loop on
 //! a dedicated thread against the store.
 //!
 //! A pass runs when the store changed, when a timer (image pull, grace period, add-back) is due,
@@ -8,6 +8,7 @@
 mod disruption;
 mod kubelet;
 pub mod matching;
+mod node_lease;
 mod scheduler;
 mod workloads;
 
@@ -94,6 +95,7 @@ impl Controllers {
             .lock()
             .map(|mut t| t.step(&store, now))
             .unwrap_or(None);
+        node_lease::reconcile(&store, jiff::Timestamp::now());
         let nodes = self.nodes();
         let node_names: HashSet<String> = nodes.iter().map(|n| n.name.clone()).collect();
         let pods = store.list(Res::Pods, None);

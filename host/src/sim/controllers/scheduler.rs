@@ -404,14 +404,24 @@ fn bind_claim(store: &Store, ns: &str, claim: &str, pv: &str) {
         pv.to_owned()
     };
     let claim_ref = json!({"kind": "PersistentVolumeClaim", "namespace": ns, "name": claim, "uid": pvc_uid, "apiVersion": "v1"});
-    let _ = store.update_with(Res::PersistentVolumes, "", &pv_name, |p| {
+    let bound = store.update_with(Res::PersistentVolumes, "", &pv_name, |p| {
         p["spec"]["claimRef"] = claim_ref;
         p["status"] = json!({"phase": "Bound"});
         Ok(())
     });
+    // A bound claim reports its volume's size and access modes, as the PV controller sets them.
+    let volume = bound.map(|p| p.value()).unwrap_or(Value::Null);
     let _ = store.update_with(Res::PersistentVolumeClaims, ns, claim, |c| {
         c["spec"]["volumeName"] = json!(pv_name);
         c["status"] = json!({"phase": "Bound"});
+        for (from, to) in [
+            ("/spec/capacity", "capacity"),
+            ("/spec/accessModes", "accessModes"),
+        ] {
+            if let Some(v) = volume.pointer(from) {
+                c["status"][to] = v.clone();
+            }
+        }
         Ok(())
     });
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::patch::{self, PatchType};
 use super::status::{ApiError, json_response};
+use super::table::TableRequest;
 use super::{KubeApi, Query, Target, object_response};
 use crate::sim::resource::Res;
 use crate::sim::selector::{FieldSelector, LabelSelector};
@@ -52,7 +53,14 @@ pub fn selectors(res: Res, q: &Query) -> Result<(LabelSelector, FieldSelector), 
     Ok((labels, fields))
 }
 
-fn decode_continue(token: &str) -> Result<Key, ApiError> {
+/// Where a paged list goes on: after `start`, at resourceVersion `rv` (-1: at the latest, the
+/// inconsistent continuation an expired token offers).
+struct Continue {
+    rv: i64,
+    start: Key,
+}
+
+fn decode_continue(token: &str) -> Result<Continue, ApiError> {
     let bad = || {
         ApiError::bad_request(
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
@@ -62,16 +70,35 @@ fn decode_continue(token: &str) -> Result<Key, ApiError> {
         .decode(token)
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let rv = v.get("rv").and_then(Value::as_i64).ok_or_else(bad)?;
+    if rv == 0 || rv < -1 {
+        return Err(bad());
+    }
     let start = v.get("start").and_then(Value::as_array).ok_or_else(bad)?;
     match start.as_slice() {
-        [Value::String(ns), Value::String(name)] => Ok((ns.clone(), name.clone())),
+        [Value::String(ns), Value::String(name)] => Ok(Continue {
+            rv,
+            start: (ns.clone(), name.clone()),
+        }),
         _ => Err(bad()),
     }
 }
 
-fn encode_continue(rv: u64, last: &Object) -> String {
-    let v = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": [&*last.namespace, &*last.name]});
+fn encode_continue(rv: i64, start: (&str, &str)) -> String {
+    let v = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": [start.0, start.1]});
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// 410 for a continue token whose snapshot is gone, worded as the real API server (etcd3
+/// store) words it, with a token that continues at the latest state.
+fn continue_expired(start: &Key) -> ApiError {
+    let mut e = ApiError::new(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+    );
+    e.metadata = Some(json!({"continue": encode_continue(-1, (&start.0, &start.1))}));
+    e
 }
 
 /// One request's context.
@@ -82,6 +109,8 @@ pub struct Handlers<'a> {
     pub t: &'a Target,
     /// The query.
     pub query: &'a Query,
+    /// The Table the client asked for instead of the objects, if any.
+    pub table: Option<TableRequest>,
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -118,7 +147,10 @@ impl Handlers<'_> {
             .store
             .get(self.t.res, self.ns(), self.name())
             .ok_or_else(|| ApiError::not_found(self.t.res, self.name()))?;
-        Ok(object_response(200, &obj))
+        Ok(match &self.table {
+            Some(table) => table.object(self.t.res, &obj),
+            None => object_response(200, &obj),
+        })
     }
 
     /// GET a list, with label/field selectors and limit/continue paging.
@@ -133,22 +165,41 @@ impl Handlers<'_> {
                 .unwrap_or(usize::MAX),
             _ => usize::MAX,
         };
-        let after = match self.query.get("continue") {
+        let cont = match self.query.get("continue") {
             Some(c) if !c.is_empty() => Some(decode_continue(c)?),
             _ => None,
         };
-        let page = self
-            .api
-            .store
-            .page(res, self.t.ns.as_deref(), after.as_ref(), limit, |o| {
-                labels.matches(o) && fields.matches(o)
-            });
+        let ns = self.t.ns.as_deref();
+        let matches = |o: &Object| labels.matches(o) && fields.matches(o);
+        // Later pages come from the first page's snapshot, so the pages add up to one list.
+        let (page, token_rv) = match &cont {
+            None => {
+                let page = self.api.store.page(res, ns, None, limit, matches);
+                let rv = page.rv as i64;
+                (page, rv)
+            }
+            Some(Continue { rv: -1, start }) => (
+                self.api.store.page(res, ns, Some(start), limit, matches),
+                -1,
+            ),
+            Some(Continue { rv, start }) => {
+                let page = self
+                    .api
+                    .store
+                    .page_at(res, ns, Some(start), limit, rv.unsigned_abs(), matches)
+                    .map_err(|_| continue_expired(start))?;
+                (page, *rv)
+            }
+        };
         let d = res.def();
         let mut meta = json!({"resourceVersion": page.rv.to_string()});
         if page.more
             && let Some(last) = page.items.last()
         {
-            meta["continue"] = json!(encode_continue(page.rv, last));
+            meta["continue"] = json!(encode_continue(token_rv, (&last.namespace, &last.name)));
+        }
+        if let Some(table) = &self.table {
+            return Ok(table.list(res, meta, &page.items));
         }
         let head = json!({"kind": format!("{}List", d.kind), "apiVersion": res.api_version(), "metadata": meta});
         let mut head = serde_json::to_vec(&head).unwrap_or_default();

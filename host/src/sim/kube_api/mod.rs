@@ -2,17 +2,21 @@
 //! resource verbs (get, list with selectors and paging, watch, create, update, patch, delete,
 //! eviction, binding) over the [`Store`](crate::sim::store::Store).
 //!
-//! It serves JSON only. Behaviour that a real API server has and clients rely on is kept:
-//! `Status` errors, 409 on stale resourceVersions, graceful pod deletion that only the kubelet
-//! finishes, and eviction under PodDisruptionBudgets. Controllers run elsewhere (`controllers`).
+//! It serves JSON, and reads as server-side Tables when the client asks for them (`table`,
+//! `printers`), as `kubectl get` does. Behaviour that a real API server has and clients rely on
+//! is kept: `Status` errors, 409 on stale resourceVersions, paged lists that are one snapshot
+//! (410 once it is gone), graceful pod deletion that only the kubelet finishes, and eviction
+//! under PodDisruptionBudgets. Controllers run elsewhere (`controllers`).
 
 mod discovery;
 mod eviction;
 mod handlers;
 mod list_body;
 pub mod patch;
+mod printers;
 mod served_version;
 pub mod status;
+mod table;
 mod watch;
 
 pub use handlers::default_on_create;
@@ -224,6 +228,11 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let accept = req
+        .headers()
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let route = match route(&path, api.version) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -291,14 +300,24 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         Some(version) => served_version::request_body(target.res, version, body),
         None => body,
     };
+    // Reads are what a client prints; kubectl asks for them as Tables.
+    let table = if method == Method::GET && target.sub.as_deref() != Some("scale") {
+        match table::TableRequest::negotiate(accept.as_deref(), &query) {
+            Ok(t) => t,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
     let h = handlers::Handlers {
         api: &api,
         t: &target,
         query: &query,
+        table,
     };
     let result = match (method, target.name.is_some(), target.sub.as_deref()) {
         (Method::GET, false, _) if query.flag("watch") => {
-            let response = watch::watch(&api, &target, &query);
+            let response = watch::watch(&api, &target, &query, table);
             return match target.served_as {
                 Some(version) => served_version::response(target.res, version, response),
                 None => response,

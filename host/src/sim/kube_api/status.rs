@@ -18,6 +18,9 @@ pub struct ApiError {
     pub message: String,
     /// `details`, when the real server sends them.
     pub details: Option<Value>,
+    /// `metadata` (a ListMeta), when the real server fills it: the continue token of an
+    /// expired paged list.
+    pub metadata: Option<Value>,
 }
 
 /// `plural` or `plural.group`, as in real messages (`deployments.apps "x" not found`).
@@ -47,6 +50,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            metadata: None,
         }
     }
 
@@ -111,7 +115,7 @@ impl ApiError {
     /// The Status object.
     pub fn to_status(&self) -> Value {
         let mut v = json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "kind": "Status", "apiVersion": "v1", "metadata": self.metadata.clone().unwrap_or(json!({})),
             "status": "Failure", "message": self.message, "reason": self.reason, "code": self.code
         });
         if let Some(d) = &self.details {
