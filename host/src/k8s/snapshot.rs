@@ -296,6 +296,11 @@ pub(crate) fn now_seconds() -> u64 {
 /// lists read ahead of the pods hold a few pages each.
 const READ_AHEAD: usize = 1;
 
+/// The same for the pods, which wait for every other list to be projected before their own
+/// projection can start: lean pods are small (a page of 500 is well under 1 MB parsed), so the
+/// pods keep coming meanwhile instead of stalling behind the nodes and workloads.
+const POD_READ_AHEAD: usize = 16;
+
 /// A list page on its way (parsed, and for pods projected, on the blocking pool while the next
 /// one is fetched), and whether it is the list's last.
 struct PendingPage<T> {
@@ -319,7 +324,7 @@ impl<T: Send + 'static> PendingPage<T> {
 /// before). As soon as a page's body is in, its continue token is read from the list metadata,
 /// which API servers write before the items, and the next request goes out while the page is
 /// parsed on the blocking pool and then handed to the list's `then` stage (the pods are projected
-/// there, off the consumer's thread). The channel holds at most [`READ_AHEAD`] pages, so a list
+/// there, off the consumer's thread). The channel holds at most `read_ahead` pages, so a list
 /// whose consumer is busy with an earlier list waits instead of filling memory.
 struct Pager<T> {
     what: &'static str,
@@ -335,6 +340,7 @@ impl<T: Send + 'static> Pager<T> {
         parsers: &Arc<Semaphore>,
         path: String,
         what: &'static str,
+        read_ahead: usize,
         then: F,
     ) -> Self
     where
@@ -342,7 +348,7 @@ impl<T: Send + 'static> Pager<T> {
         F: Fn(Vec<W>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, SnapshotReadError>> + Send + 'static,
     {
-        let (tx, pages) = mpsc::channel(READ_AHEAD);
+        let (tx, pages) = mpsc::channel(read_ahead);
         let client = client.clone();
         let parsers = parsers.clone();
         let then = Arc::new(then);
@@ -546,7 +552,14 @@ pub async fn read_snapshot(
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Send + 'static,
     {
-        Pager::start(client, parsers, K::url_path(&(), None), what, as_parsed::<K>)
+        Pager::start(
+            client,
+            parsers,
+            K::url_path(&(), None),
+            what,
+            READ_AHEAD,
+            as_parsed::<K>,
+        )
     }
     let nodes = typed::<Node>(client, &parsers, "nodes");
     let volumes = typed::<PersistentVolume>(client, &parsers, "persistentvolumes");
@@ -560,6 +573,7 @@ pub async fn read_snapshot(
         &parsers,
         DynamicObject::url_path(&pdb_version.resource(), None),
         "poddisruptionbudgets",
+        READ_AHEAD,
         as_parsed::<DynamicObject>,
     );
     // Pods are most of the work. They are read in their lean form and projected page by page
@@ -573,6 +587,7 @@ pub async fn read_snapshot(
             &parsers.clone(),
             Pod::url_path(&(), None),
             "pods",
+            POD_READ_AHEAD,
             move |items: Vec<LeanPod>| project_pods(items, resolver_rx.clone(), parsers.clone()),
         )
     };

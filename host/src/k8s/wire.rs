@@ -41,7 +41,7 @@ struct LeanMeta {
     /// `kubectl.kubernetes.io/last-applied-configuration`) are skipped unread.
     #[serde(default, deserialize_with = "projected_annotations")]
     annotations: Option<BTreeMap<String, String>>,
-    owner_references: Option<Vec<meta::OwnerReference>>,
+    owner_references: Option<Vec<LeanOwner>>,
     deletion_timestamp: Option<meta::Time>,
 }
 
@@ -51,7 +51,7 @@ struct LeanSpec {
     #[serde(default)]
     containers: Vec<LeanContainer>,
     init_containers: Option<Vec<LeanContainer>>,
-    resources: Option<core::ResourceRequirements>,
+    resources: Option<LeanRequirements>,
     overhead: Option<BTreeMap<String, Quantity>>,
     affinity: Option<core::Affinity>,
     tolerations: Option<Vec<core::Toleration>>,
@@ -67,8 +67,26 @@ struct LeanSpec {
 struct LeanContainer {
     #[serde(default)]
     name: String,
-    resources: Option<core::ResourceRequirements>,
+    resources: Option<LeanRequirements>,
     restart_policy: Option<String>,
+}
+
+/// Requests only: the scheduler reserves requests; limits play no part in placement.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct LeanRequirements {
+    requests: Option<BTreeMap<String, Quantity>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanOwner {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    controller: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -128,11 +146,32 @@ fn projected_annotations<'de, D: Deserializer<'de>>(
     d.deserialize_option(Keep)
 }
 
+impl From<LeanRequirements> for core::ResourceRequirements {
+    fn from(r: LeanRequirements) -> Self {
+        Self {
+            requests: r.requests,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<LeanOwner> for meta::OwnerReference {
+    fn from(o: LeanOwner) -> Self {
+        Self {
+            api_version: o.api_version,
+            kind: o.kind,
+            name: o.name,
+            controller: o.controller,
+            ..Self::default()
+        }
+    }
+}
+
 impl From<LeanContainer> for core::Container {
     fn from(c: LeanContainer) -> Self {
         Self {
             name: c.name,
-            resources: c.resources,
+            resources: c.resources.map(Into::into),
             restart_policy: c.restart_policy,
             ..Self::default()
         }
@@ -149,7 +188,9 @@ impl From<LeanPod> for core::Pod {
                 uid: m.uid,
                 labels: m.labels,
                 annotations: m.annotations,
-                owner_references: m.owner_references,
+                owner_references: m
+                    .owner_references
+                    .map(|o| o.into_iter().map(Into::into).collect()),
                 deletion_timestamp: m.deletion_timestamp,
                 ..meta::ObjectMeta::default()
             },
@@ -158,7 +199,7 @@ impl From<LeanPod> for core::Pod {
                 init_containers: s
                     .init_containers
                     .map(|c| c.into_iter().map(Into::into).collect()),
-                resources: s.resources,
+                resources: s.resources.map(Into::into),
                 overhead: s.overhead,
                 affinity: s.affinity,
                 tolerations: s.tolerations,
