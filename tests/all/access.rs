@@ -16,10 +16,11 @@ use tke_recycle::k8s::evict::{self, EvictOutcome, EvictionVersion};
 use tke_recycle::k8s::lease::{LeaseError, LeaseLock};
 use tke_recycle::k8s::node_ops;
 use tke_recycle::k8s::served::{self, PdbVersion};
-use tke_recycle::k8s::snapshot::read_snapshot;
+use tke_recycle::k8s::snapshot::{read_snapshot, write_snapshot};
 use tke_recycle::k8s::wait::{self, NodeGoal, PodKey};
 use tke_recycle::sim::scenario::Scenario;
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
+use tke_recycle::snapshot::Snapshot;
 use tke_recycle::tke::actions::{
     AddExistedInstances, AddOutcome, DeleteClusterInstances, DescribeClusterInstances,
     DescribeClusters, DescribeExistedInstances, LoginSettings,
@@ -965,6 +966,27 @@ async fn v1beta1_eviction_and_terminating_namespace_on_an_older_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_file_that_cannot_be_written_is_named() {
+    let sim = start("").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("missing").join("snap.json");
+    let out = bin()
+        .args(["snapshot", "-o"])
+        .arg(&file)
+        .arg("--kubeconfig")
+        .arg(&sim.kubeconfig)
+        .run_cli()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write snapshot file {}", file.display())),
+        "{stderr}"
+    );
+    assert!(!file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_lists_are_paged_on_both_apis() {
     let sim = start("\ngenerate: {nodes: 120, pods: 1100}\n").await;
     let c = clients(&sim).await;
@@ -985,6 +1007,20 @@ async fn large_lists_are_paged_on_both_apis() {
                 .owner
                 .as_ref()
                 .is_some_and(|o| o.kind == WorkloadKind::Deployment))
+    );
+    // The snapshot command's path, pods written page by page as they are projected, writes the
+    // same snapshot (the cluster is quiet: nothing changes between the two reads).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("snap.json");
+    let written = write_snapshot(&c.reads, None, &path)
+        .await
+        .expect("written");
+    assert_eq!(written.pods, snap.pods.len());
+    let mut from_file = Snapshot::load(&path).expect("loads");
+    from_file.taken_at = snap.taken_at;
+    assert_eq!(
+        serde_json::to_value(&from_file).expect("json"),
+        serde_json::to_value(&snap).expect("json")
     );
     // More than one page (100) of instances.
     let tc = tke(&sim, fast_backoff());

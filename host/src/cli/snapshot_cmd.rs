@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::EXIT_OK;
 use super::access::KubeArgs;
-use crate::k8s::snapshot::read_snapshot;
+use crate::k8s::snapshot::{SnapshotReadError, write_snapshot};
 
 /// Write a snapshot of the live cluster to a file.
 #[derive(Debug, Args)]
@@ -27,17 +27,20 @@ impl SnapshotArgs {
     /// Run it.
     pub async fn execute(self) -> anyhow::Result<u8> {
         let clients = self.kube.clients().await?;
-        let snapshot = read_snapshot(&clients.reads, self.cluster.clone())
-            .await
-            .context("cannot read the cluster")?;
-        snapshot.save(&self.output)?;
+        let written = match write_snapshot(&clients.reads, self.cluster.clone(), &self.output).await
+        {
+            Ok(written) => written,
+            // The file's error names the file and says why.
+            Err(SnapshotReadError::Write(e)) => return Err(e.into()),
+            Err(e) => return Err(e).context("cannot read the cluster"),
+        };
         eprintln!(
             "wrote {}: {} nodes, {} pods, {} PDBs, {} workloads",
             self.output.display(),
-            snapshot.nodes.len(),
-            snapshot.pods.len(),
-            snapshot.pdbs.len(),
-            snapshot.workloads.len()
+            written.head.nodes.len(),
+            written.pods,
+            written.head.pdbs.len(),
+            written.head.workloads.len()
         );
         Ok(EXIT_OK)
     }

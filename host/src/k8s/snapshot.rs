@@ -28,8 +28,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::project::{self, ProjectError, Resolver};
 use super::wire::LeanPod;
+use crate::bindings::types::Pod as ProjectedPod;
 use crate::bindings::types::Workload;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, SnapshotError, SnapshotFile};
 
 /// Objects per list request, as kubectl pages.
 pub const PAGE_SIZE: u32 = 500;
@@ -49,6 +50,9 @@ pub enum SnapshotReadError {
     /// Discovery of the served PDB version failed.
     #[error("failed to find which PodDisruptionBudget version the cluster serves")]
     Discovery(#[source] super::served::ServedError),
+    /// The snapshot file could not be written.
+    #[error(transparent)]
+    Write(#[from] SnapshotError),
     /// An object could not be projected.
     #[error("failed to read {what}")]
     Project {
@@ -375,9 +379,9 @@ impl<T: Send + 'static> Pager<T> {
     }
 
     /// Hand each page to `each`, in order.
-    async fn for_each(
+    async fn for_each<E: Into<PageError>>(
         mut self,
-        mut each: impl FnMut(T) -> Result<(), ProjectError>,
+        mut each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), SnapshotReadError> {
         let what = self.what;
         loop {
@@ -394,11 +398,32 @@ impl<T: Send + 'static> Pager<T> {
                     ),
                 })?;
             let items = page.items.await?;
-            each(items).map_err(|source| SnapshotReadError::Project { what, source })?;
+            each(items).map_err(|e| match e.into() {
+                PageError::Project(source) => SnapshotReadError::Project { what, source },
+                PageError::Write(e) => SnapshotReadError::Write(e),
+            })?;
             if page.last {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Why the consumer of a page could not take it.
+enum PageError {
+    Project(ProjectError),
+    Write(SnapshotError),
+}
+
+impl From<ProjectError> for PageError {
+    fn from(e: ProjectError) -> Self {
+        Self::Project(e)
+    }
+}
+
+impl From<SnapshotError> for PageError {
+    fn from(e: SnapshotError) -> Self {
+        Self::Write(e)
     }
 }
 
@@ -529,13 +554,64 @@ fn peek_continue(body: &str) -> Peek {
 /// project them into a [`Snapshot`]. PDBs are read at the version the cluster serves
 /// (discovered first: `policy/v1`, or `policy/v1beta1` on Kubernetes 1.20).
 ///
-/// The nine lists are read at once, each a [`Pager`] a page or two ahead, and projected in
+/// The nine lists are read at once, each a [`Pager`] a page or more ahead, and projected in
 /// dependency order as their pages arrive: the pods are on the wire while the nodes are
-/// projected, and a page is parsed while the next one is requested.
+/// projected, a page is parsed while the next one is requested, and the pods are projected on
+/// the blocking pool in parallel.
 pub async fn read_snapshot(
     client: &kube::Client,
     cluster_id: Option<String>,
 ) -> Result<Snapshot, SnapshotReadError> {
+    let (mut p, pods) = read_lists(client, cluster_id, Ok).await?;
+    pods.for_each(|page| {
+        p.projected_pods(page);
+        Ok::<_, ProjectError>(())
+    })
+    .await?;
+    Ok(p.finish())
+}
+
+/// What [`write_snapshot`] wrote.
+#[derive(Debug)]
+pub struct WrittenSnapshot {
+    /// The snapshot without its pods.
+    pub head: Snapshot,
+    /// How many pods the file holds.
+    pub pods: usize,
+}
+
+/// Read the cluster as [`read_snapshot`] does and write it to the snapshot file `path`, the pods
+/// serialized page by page on the blocking pool as they are projected and appended as they
+/// come, so that they are never all in memory and the file is complete soon after the last page.
+pub async fn write_snapshot(
+    client: &kube::Client,
+    cluster_id: Option<String>,
+    path: &std::path::Path,
+) -> Result<WrittenSnapshot, SnapshotReadError> {
+    let (p, pods) = read_lists(client, cluster_id, |page: Vec<ProjectedPod>| {
+        Ok((SnapshotFile::pods_json(&page)?, page.len()))
+    })
+    .await?;
+    let head = p.finish();
+    let mut file = SnapshotFile::create(path, &head)?;
+    pods.for_each(|(json, count): (Vec<u8>, usize)| file.append_pods(&json, count))
+        .await?;
+    let pods = file.finish()?;
+    Ok(WrittenSnapshot { head, pods })
+}
+
+/// Start the nine lists, project all but the pods, and return the projection (entered into its
+/// pod stage) with the pods' pager: each page of pods is projected, then made a `T` by
+/// `finish_page`, on the blocking pool.
+async fn read_lists<T, F>(
+    client: &kube::Client,
+    cluster_id: Option<String>,
+    finish_page: F,
+) -> Result<(Projection, Pager<T>), SnapshotReadError>
+where
+    T: Send + 'static,
+    F: Fn(Vec<ProjectedPod>) -> Result<T, SnapshotReadError> + Send + Sync + 'static,
+{
     let pdb_version = super::served::discover_pdb(client)
         .await
         .map_err(SnapshotReadError::Discovery)?;
@@ -582,13 +658,21 @@ pub async fn read_snapshot(
     let (resolver_tx, resolver_rx) = watch::channel(None::<Arc<Resolver>>);
     let pods = {
         let parsers = parsers.clone();
+        let finish_page = Arc::new(finish_page);
         Pager::start(
             client,
             &parsers.clone(),
             Pod::url_path(&(), None),
             "pods",
             POD_READ_AHEAD,
-            move |items: Vec<LeanPod>| project_pods(items, resolver_rx.clone(), parsers.clone()),
+            move |items: Vec<LeanPod>| {
+                project_pods(
+                    items,
+                    resolver_rx.clone(),
+                    parsers.clone(),
+                    finish_page.clone(),
+                )
+            },
         )
     };
 
@@ -597,13 +681,13 @@ pub async fn read_snapshot(
     volumes
         .for_each(|page| {
             p.volumes(page);
-            Ok(())
+            Ok::<_, ProjectError>(())
         })
         .await?;
     claims
         .for_each(|page| {
             p.claims(page);
-            Ok(())
+            Ok::<_, ProjectError>(())
         })
         .await?;
     replica_sets.for_each(|page| p.replica_sets(page)).await?;
@@ -621,21 +705,21 @@ pub async fn read_snapshot(
     .await?;
     // No receiver left only if the pods' reader already ended, which its pager reports.
     let _ = resolver_tx.send(Some(p.pod_resolver()));
-    pods.for_each(|page| {
-        p.projected_pods(page);
-        Ok(())
-    })
-    .await?;
-    Ok(p.finish())
+    Ok((p, pods))
 }
 
-/// The pods' `then` stage: wait until the resolver is complete, then project the page on the
-/// blocking pool (one of the `parsers` permits, like a parse).
-async fn project_pods(
+/// The pods' `then` stage: wait until the resolver is complete, then project the page and pass
+/// it through `finish_page` on the blocking pool (one of the `parsers` permits, like a parse).
+async fn project_pods<T, F>(
     items: Vec<LeanPod>,
     mut resolver: watch::Receiver<Option<Arc<Resolver>>>,
     parsers: Arc<Semaphore>,
-) -> Result<Vec<crate::bindings::types::Pod>, SnapshotReadError> {
+    finish_page: Arc<F>,
+) -> Result<T, SnapshotReadError>
+where
+    T: Send + 'static,
+    F: Fn(Vec<ProjectedPod>) -> Result<T, SnapshotReadError> + Send + Sync + 'static,
+{
     let resolver = match resolver.wait_for(Option::is_some).await {
         Ok(r) => r.clone(),
         Err(_) => None,
@@ -649,22 +733,23 @@ async fn project_pods(
     let permit = parsers.acquire_owned().await;
     let projected = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        items
+        let pods = items
             .into_iter()
             .map(|p| project::pod(&resolver, &Pod::from(p)))
             .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| SnapshotReadError::Project {
+                what: "pods",
+                source,
+            })?;
+        finish_page(pods)
     })
     .await;
-    match projected {
-        Ok(pods) => pods.map_err(|source| SnapshotReadError::Project {
-            what: "pods",
-            source,
-        }),
-        Err(e) => Err(SnapshotReadError::List {
+    projected.unwrap_or_else(|e| {
+        Err(SnapshotReadError::List {
             what: "pods",
             source: kube::Error::Service(Box::new(e)),
-        }),
-    }
+        })
+    })
 }
 
 #[cfg(test)]
