@@ -41,6 +41,7 @@ pub struct Controllers {
     /// The cloud side (pending add-backs).
     pub tke: Arc<Mutex<TkeState>>,
     kubelet: kubelet::Kubelet,
+    node_leases: node_lease::NodeLeases,
     node_cache: std::collections::HashMap<Box<str>, (u64, matching::NodeInfo)>,
     passes: u64,
 }
@@ -61,6 +62,7 @@ impl Controllers {
             faults,
             tke,
             kubelet: kubelet::Kubelet::default(),
+            node_leases: node_lease::NodeLeases::default(),
             node_cache: Default::default(),
             passes: 0,
         }
@@ -95,7 +97,7 @@ impl Controllers {
             .lock()
             .map(|mut t| t.step(&store, now))
             .unwrap_or(None);
-        node_lease::reconcile(&store, jiff::Timestamp::now());
+        self.node_leases.reconcile(&store, jiff::Timestamp::now());
         let nodes = self.nodes();
         let node_names: HashSet<String> = nodes.iter().map(|n| n.name.clone()).collect();
         let pods = store.list(Res::Pods, None);

@@ -22,55 +22,91 @@ const DURATION_SECONDS: i64 = 40;
 /// How often a kubelet renews: a quarter of the duration.
 const RENEW_SECONDS: i64 = DURATION_SECONDS / 4;
 
-/// Create, renew and collect node leases, at wall time `now`.
-pub fn reconcile(store: &Store, now: Timestamp) {
-    let nodes = store.list(Res::Nodes, None);
-    let by_name: HashMap<&str, (&str, bool)> = nodes
-        .iter()
-        .map(|n| {
-            let v = n.value();
-            (&*n.name, (&*n.uid, kubelet_running(&v)))
-        })
-        .collect();
-    for lease in store.list(Res::Leases, Some(NAMESPACE)) {
-        let owner_uid = lease
-            .value()
-            .pointer("/metadata/ownerReferences/0/uid")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        // Owned by a node that is gone, or by an earlier node of the same name: collect it.
-        let alive = by_name
-            .get(&*lease.name)
-            .is_some_and(|(uid, _)| owner_uid.as_deref() == Some(*uid));
-        if !alive {
-            let _ = store.delete(Res::Leases, NAMESPACE, &lease.name, None, None);
+/// The node leases' controller: creates, renews and collects them.
+///
+/// It runs on every pass of the controllers, so what it reads from objects is cached by their
+/// resourceVersion: a pass over 5,000 nodes and their leases parses only what changed, not
+/// 5,000 nodes' JSON.
+#[derive(Debug, Default)]
+pub struct NodeLeases {
+    /// Node -> (its resourceVersion, its kubelet runs).
+    kubelets: HashMap<Box<str>, (u64, bool)>,
+    /// Lease -> (its resourceVersion, owner UID, renew time).
+    leases: HashMap<Box<str>, (u64, Option<String>, Option<Timestamp>)>,
+}
+
+impl NodeLeases {
+    /// Create, renew and collect node leases, at wall time `now`.
+    pub fn reconcile(&mut self, store: &Store, now: Timestamp) {
+        let nodes = store.list(Res::Nodes, None);
+        let mut by_name: HashMap<&str, (&str, bool)> = HashMap::with_capacity(nodes.len());
+        for n in &nodes {
+            let running = match self.kubelets.get(&n.name) {
+                Some((rv, running)) if *rv == n.rv => *running,
+                _ => {
+                    let running = kubelet_running(&n.value());
+                    self.kubelets.insert(n.name.clone(), (n.rv, running));
+                    running
+                }
+            };
+            by_name.insert(&n.name, (&n.uid, running));
         }
-    }
-    let renew_time = micro_time(now);
-    for (name, (uid, running)) in by_name {
-        if !running {
-            continue;
-        }
-        match store.get(Res::Leases, NAMESPACE, name) {
-            None => {
-                let lease = json!({"metadata": {"name": name, "namespace": NAMESPACE,
-                        "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}]},
-                    "spec": {"holderIdentity": name, "leaseDurationSeconds": DURATION_SECONDS,
-                             "renewTime": renew_time}});
-                let _ = store.create(Res::Leases, lease, false);
+        self.kubelets.retain(|k, _| by_name.contains_key(&**k));
+
+        let leases = store.list(Res::Leases, Some(NAMESPACE));
+        let mut renewed_at: HashMap<&str, Option<Timestamp>> = HashMap::with_capacity(leases.len());
+        for lease in &leases {
+            let (owner_uid, renewed) = match self.leases.get(&lease.name) {
+                Some((rv, owner, renewed)) if *rv == lease.rv => (owner.clone(), *renewed),
+                _ => {
+                    let v = lease.value();
+                    let owner = v
+                        .pointer("/metadata/ownerReferences/0/uid")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    let renewed = v
+                        .pointer("/spec/renewTime")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<Timestamp>().ok());
+                    self.leases
+                        .insert(lease.name.clone(), (lease.rv, owner.clone(), renewed));
+                    (owner, renewed)
+                }
+            };
+            // Owned by a node that is gone, or by an earlier node of the same name: collect it.
+            let alive = by_name
+                .get(&*lease.name)
+                .is_some_and(|(uid, _)| owner_uid.as_deref() == Some(*uid));
+            if alive {
+                renewed_at.insert(&lease.name, renewed);
+            } else {
+                let _ = store.delete(Res::Leases, NAMESPACE, &lease.name, None, None);
             }
-            Some(lease) => {
-                let renewed = lease
-                    .value()
-                    .pointer("/spec/renewTime")
-                    .and_then(Value::as_str)
-                    .and_then(|t| t.parse::<Timestamp>().ok());
-                let due = renewed.is_none_or(|t| now.duration_since(t).as_secs() >= RENEW_SECONDS);
-                if due {
-                    let _ = store.update_with(Res::Leases, NAMESPACE, name, |v| {
-                        v["spec"]["renewTime"] = json!(renew_time);
-                        Ok(())
-                    });
+        }
+        self.leases.retain(|k, _| renewed_at.contains_key(&**k));
+
+        let renew_time = micro_time(now);
+        for (name, (uid, running)) in by_name {
+            if !running {
+                continue;
+            }
+            match renewed_at.get(name) {
+                None => {
+                    let lease = json!({"metadata": {"name": name, "namespace": NAMESPACE,
+                            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}]},
+                        "spec": {"holderIdentity": name, "leaseDurationSeconds": DURATION_SECONDS,
+                                 "renewTime": renew_time}});
+                    let _ = store.create(Res::Leases, lease, false);
+                }
+                Some(renewed) => {
+                    let due =
+                        renewed.is_none_or(|t| now.duration_since(t).as_secs() >= RENEW_SECONDS);
+                    if due {
+                        let _ = store.update_with(Res::Leases, NAMESPACE, name, |v| {
+                            v["spec"]["renewTime"] = json!(renew_time);
+                            Ok(())
+                        });
+                    }
                 }
             }
         }
@@ -126,6 +162,8 @@ mod tests {
             .expect("namespace");
         let uid = node(&store, "n1", "True");
         node(&store, "n2", "Unknown");
+        let mut leases = NodeLeases::default();
+        let mut reconcile = |store: &Store, now| leases.reconcile(store, now);
         reconcile(&store, at("2026-12-04T08:00:00Z"));
         let lease = store
             .get(Res::Leases, NAMESPACE, "n1")
