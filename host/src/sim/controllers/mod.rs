@@ -10,6 +10,7 @@ mod kubelet;
 pub mod matching;
 mod node_lease;
 mod scheduler;
+mod spread;
 mod workloads;
 
 use std::collections::HashSet;
