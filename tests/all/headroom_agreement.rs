@@ -138,6 +138,71 @@ objects:
           containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
 "#;
 
+/// Required pod affinity. `agent` is a DaemonSet of pool `a`, which is only the drained `.11`;
+/// `db` runs on `.12` (pool `b`). Zones: `.11`/`.12` z1, `.13`/`.14` z2.
+/// - `follow-agent` (hostname affinity to `agent`): the agent stays on the cordoned node, no other
+///   node runs one: Pending.
+/// - `follow-db` (zone affinity to `db`, 2 replicas): z1 keeps `.12` with `db`: placed.
+const AFFINITY: &str = r#"
+name: headroom-agreement-affinity
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi, labels: {pool: a, topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 4000m, memory: 8Gi, labels: {pool: b, topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+objects:
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: agent, namespace: shop}
+    spec:
+      selector: {matchLabels: {app: agent}}
+      template:
+        metadata: {labels: {app: agent}}
+        spec:
+          nodeSelector: {pool: a}
+          containers: [{name: c, image: example/agent:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: db, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: db}}
+      template:
+        metadata: {labels: {app: db}}
+        spec:
+          nodeSelector: {pool: b}
+          containers: [{name: c, image: example/db:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: follow-agent, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: follow-agent}}
+      template:
+        metadata: {labels: {app: follow-agent}}
+        spec:
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: agent}}, topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: follow-db, namespace: shop}
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: follow-db}}
+      template:
+        metadata: {labels: {app: follow-db}}
+        spec:
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: db}}, topologyKey: topology.kubernetes.io/zone}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
 const TARGET: &str = "10.0.7.11";
 
 fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
@@ -329,6 +394,16 @@ async fn topology_spread_do_not_schedule() {
             ("shop/Deployment/host-spread", 1),
             ("shop/Deployment/zone-spread", 1),
         ],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_pod_affinity() {
+    agree(&Row {
+        scenario: AFFINITY,
+        target: TARGET,
+        expected: &[("shop/Deployment/follow-agent", 1)],
     })
     .await;
 }

@@ -700,6 +700,22 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
             Some(sel) => node_selector_terms(&subject, &sel.node_selector_terms)?,
             None => Vec::new(),
         };
+    let required_affinity = affinity
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            Ok(PodAffinityTerm {
+                selector: label_selector(&subject, t.label_selector.as_ref())?,
+                namespaces: t.namespaces.clone().unwrap_or_default(),
+                topology_key: t.topology_key.clone(),
+            })
+        })
+        .collect::<Result<_, ProjectError>>()?;
     let required_anti_affinity = affinity
         .and_then(|a| a.pod_anti_affinity.as_ref())
         .and_then(|a| {
@@ -769,6 +785,7 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
         required_node_affinity,
         tolerations,
         required_anti_affinity,
+        required_affinity: Some(required_affinity),
         topology_spread: Some(topology_spread),
         volumes,
         termination_grace_seconds: spec

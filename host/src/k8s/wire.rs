@@ -280,6 +280,10 @@ mod tests {
                     "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                         "nodeSelectorTerms": [{"matchExpressions": [
                             {"key": "zone", "operator": "NotIn", "values": ["a"]}]}]}},
+                    "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": {"matchLabels": {"app": "cache"}},
+                         "namespaces": ["infra"],
+                         "topologyKey": "topology.kubernetes.io/zone"}]},
                     "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                         {"labelSelector": {"matchLabels": {"app": "web"}},
                          "topologyKey": "kubernetes.io/hostname"}]}},
@@ -351,6 +355,7 @@ mod tests {
         assert_eq!(p.requests.cpu_millis, 2000, "pod-level cpu wins");
         assert_eq!(p.requests.extended.len(), 1);
         assert_eq!(p.required_anti_affinity.len(), 1);
+        assert_eq!(p.required_affinity.as_deref().unwrap_or_default().len(), 1);
         assert_eq!(p.tolerations.len(), 2);
         // The selector-less constraint counts no pods and is dropped; matchLabelKeys adds
         // `tier In [front]` and skips the key the pod lacks.

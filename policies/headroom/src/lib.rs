@@ -11,6 +11,7 @@
 //! distinct anti-affinity term and one `pods-matching` per distinct hard topology spread
 //! constraint; never a scan of every pod.
 
+pub mod affinity;
 mod settings;
 pub mod simulate;
 pub mod spread;
@@ -143,6 +144,40 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
         m.spread_existing = existing;
     }
 
+    // Required pod affinity: where the pods that stay and match all of a pod's terms run, one
+    // `pods-matching` per namespace of the first term and distinct set of terms.
+    let mut affine: BTreeMap<String, affinity::DomainCounts> = BTreeMap::new();
+    for m in moving
+        .iter_mut()
+        .filter(|m| !affinity::terms(&m.pod).is_empty())
+    {
+        let key = format!("{}|{:?}", m.pod.namespace, affinity::terms(&m.pod));
+        let counts = affine.entry(key).or_insert_with(|| {
+            let first = &affinity::terms(&m.pod)[0];
+            let namespaces = if first.namespaces.is_empty() {
+                vec![m.pod.namespace.clone()]
+            } else {
+                first.namespaces.clone()
+            };
+            let mut counts = affinity::DomainCounts::new();
+            for ns in &namespaces {
+                for p in cluster.pods_matching(ns, &first.selector) {
+                    let Some(i) = p.node_name.as_deref().and_then(|n| find(n)) else {
+                        continue;
+                    };
+                    let gone =
+                        targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&p);
+                    if gone || p.terminating || pod_is_finished(&p) {
+                        continue;
+                    }
+                    affinity::record(&m.pod, &mut counts, &p, &nodes[i].node);
+                }
+            }
+            counts
+        });
+        m.affinity = counts.clone();
+    }
+
     let outcome = simulate::simulate(&nodes, &targets, moving);
     let cluster_name = cluster
         .info()
@@ -193,6 +228,7 @@ fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
         Some(Misfit::VolumePinned) => "its local volume is pinned to a node being recycled (see local-data.pinned-volume): move the data first".to_owned(),
         Some(Misfit::Spread) => "a topology spread constraint (DoNotSchedule) leaves no node within maxSkew: the drained node still counts as a domain, now with 0 pods, unless the constraint sets nodeTaintsPolicy: Honor; add a node before recycling, raise maxSkew, or set nodeTaintsPolicy: Honor".to_owned(),
         Some(Misfit::SpreadMissingLabel) => "no remaining node carries the topology key of its spread constraint: label the nodes, or add a labelled node before recycling".to_owned(),
+        Some(Misfit::Affinity) => "required pod affinity finds no pod it must run next to on the remaining nodes (it may have been on the drained node): recycle the pods it follows first, or make the affinity preferred".to_owned(),
         Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
         Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
         Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),

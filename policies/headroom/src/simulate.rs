@@ -6,20 +6,20 @@
 //! `node.kubernetes.io/unschedulable`), taints with effect NoSchedule or
 //! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
 //! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
-//! local PVs, topology spread constraints with `DoNotSchedule` ([`crate::spread`]), and required
-//! pod anti-affinity (the pod's own terms and, symmetrically, those of the pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
+//! local PVs, topology spread constraints with `DoNotSchedule` ([`crate::spread`]), required pod
+//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms and, symmetrically, those of the pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
 //! since the snapshot has no creation times); each goes to the feasible node that stays least
 //! allocated in cpu and memory (the default `LeastAllocated` score, ranked before placement), ties
 //! to the lowest name.
 //!
-//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), required
-//! pod affinity, host ports, and the anti-affinity terms of pods that stay where they are (the
+//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), host ports, and the anti-affinity terms of pods that stay where they are (the
 //! `cluster` interface has no query for them; see the README).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+use crate::affinity::{self, DomainCounts};
 use crate::spread::{self, Counted, NodeCounts, NodeView, SpreadMisfit};
 use tke_recycle_policy_sdk::quantity::extended;
 use tke_recycle_policy_sdk::selectors::{
@@ -45,6 +45,9 @@ pub struct Moving {
     pub spread_existing: Vec<Rc<NodeCounts>>,
     /// The hard spread constraints with their domain counts, kept up to date as pods land.
     spread: Vec<Counted>,
+    /// Required pod affinity: the pods matching all its terms per domain, found before the
+    /// simulation (pods that stay) and kept up to date as pods land.
+    pub affinity: DomainCounts,
 }
 
 /// Topology key -> the values (domains) of it where a pod may not go.
@@ -59,6 +62,7 @@ impl Moving {
             forbidden: BTreeMap::new(),
             spread_existing: Vec::new(),
             spread: Vec::new(),
+            affinity: DomainCounts::new(),
         }
     }
 }
@@ -94,6 +98,8 @@ pub enum Misfit {
     Spread,
     /// The node lacks the topology key of a spread constraint.
     SpreadMissingLabel,
+    /// Required pod affinity finds no matching pod in the node's topology domain.
+    Affinity,
     /// Required pod anti-affinity forbids the node's topology domain.
     AntiAffinity,
 }
@@ -109,6 +115,7 @@ impl Misfit {
             Self::Insufficient(r) => format!("insufficient {r}"),
             Self::VolumePinned => "volume node affinity conflict".into(),
             Self::Spread => "topology spread constraints".into(),
+            Self::Affinity => "pod affinity".into(),
             Self::SpreadMissingLabel => {
                 "topology spread constraints (missing required label)".into()
             }
@@ -212,10 +219,15 @@ pub fn simulate(
             .or_insert_with(|| spread::count(&m.pod, &views, &m.spread_existing))
             .clone();
     }
+    // Within a priority, pods with required affinity go last: the scheduler retries a pod whose
+    // affinity is unmet when the pod it follows lands, so their replacements wait for the others.
     moving.sort_by(|a, b| {
         b.pod
             .priority
             .cmp(&a.pod.priority)
+            .then_with(|| {
+                (!affinity::terms(&a.pod).is_empty()).cmp(&!affinity::terms(&b.pod).is_empty())
+            })
             .then_with(|| a.pod.namespace.cmp(&b.pod.namespace))
             .then_with(|| a.pod.name.cmp(&b.pod.name))
     });
@@ -241,7 +253,7 @@ pub fn simulate(
         let shape = shape_of(&current.pod);
         // Spread counts can grow anywhere, raising the minimum: a spread pod's failure is not
         // final for the next one of its shape, so it is never cached.
-        let cacheable = current.spread.is_empty();
+        let cacheable = current.spread.is_empty() && affinity::terms(&current.pod).is_empty();
         if let Some((summary, reasons)) = failed_shapes.get(&shape).filter(|_| cacheable) {
             outcome.unplaced.push(Unplaced {
                 pod: current.pod.clone(),
@@ -291,6 +303,9 @@ pub fn simulate(
         let view = &views[n];
         for later in rest.iter_mut() {
             forbid_after_placement(current, node.node, later);
+            if !affinity::terms(&later.pod).is_empty() {
+                affinity::record(&later.pod, &mut later.affinity, &current.pod, node.node);
+            }
             if !later.spread.is_empty() {
                 spread::record_placement(&later.pod, &mut later.spread, &current.pod, view);
             }
@@ -416,6 +431,10 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
             return;
         }
         None => {}
+    }
+    if !affinity::terms(pod).is_empty() && !affinity::allows(pod, &m.affinity, node.node) {
+        out.push(Misfit::Affinity);
+        return;
     }
     let hit = |domains: &Domains| {
         domains.iter().any(|(key, values)| {

@@ -302,6 +302,7 @@ macro_rules! snapshot {
 #[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &["headroom.unschedulable"])]
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
 #[case::zone_spread_drained_zone(snapshot!("zone-spread-drained-zone.deny.json"), &["headroom.unschedulable"])]
+#[case::affinity_to_local_agent(snapshot!("affinity-to-local-agent.deny.json"), &["headroom.unschedulable"])]
 #[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
@@ -397,6 +398,7 @@ fn codes_list_and_readme_match_what_the_code_emits() {
 #[rstest]
 #[case::gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), "ml/trainer-", "0/3 nodes: 2 insufficient nvidia.com/gpu, 1 being recycled, 1 insufficient cpu, 1 insufficient memory", "enough nvidia.com/gpu")]
 #[case::anti_affinity(snapshot!("anti-affinity-no-spare-node.deny.json"), "infra/zookeeper-0", "0/3 nodes: 2 pod anti-affinity, 1 being recycled", "make the anti-affinity preferred")]
+#[case::affinity(snapshot!("affinity-to-local-agent.deny.json"), "default/web-7d9f8b6c5-qx0", "0/3 nodes: 2 pod affinity, 1 being recycled", "make the affinity preferred")]
 #[case::zone_spread(snapshot!("zone-spread-drained-zone.deny.json"), "default/web-", "0/3 nodes: 2 topology spread constraints, 1 being recycled", "nodeTaintsPolicy: Honor")]
 fn fixture_explanations(
     #[case] json: &str,
@@ -593,5 +595,88 @@ fn spread_misfit_is_explained_like_the_scheduler() {
             .is_some_and(|r| r.contains("nodeTaintsPolicy: Honor")),
         "{:?}",
         f[0].remedy
+    );
+}
+
+/// A replica of `web` that must run in the same `key` domain as a pod labelled `app=cache`.
+fn follower(name: &str, node: &str, key: &str) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, "web"));
+    p.labels = testkit::labels(&[("app", "web")]);
+    p.required_affinity = Some(vec![PodAffinityTerm {
+        selector: testkit::selector(&[("app", "cache")]),
+        namespaces: vec![],
+        topology_key: key.into(),
+    }]);
+    p
+}
+
+fn cache(name: &str, node: &str, kind: WorkloadKind) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(kind, "cache"));
+    p.labels = testkit::labels(&[("app", "cache")]);
+    p
+}
+
+#[rstest]
+#[case::pass_when_the_pod_it_follows_runs_on_a_remaining_node(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods.push(cache("cache-0", "10.0.1.13", WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_the_pod_it_follows_stays_on_the_drained_node(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods.push(cache("cache-agent", TARGET, WorkloadKind::DaemonSet));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_pod_it_follows_is_evicted_too_and_lands_first(|w: &mut SnapshotFile| {
+    w.pods.push(follower("a-web-0", TARGET, HOST));
+    w.pods.push(cache("z-cache-0", TARGET, WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_the_followed_pod_is_bare_and_not_replaced(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    let mut bare = cache("cache-debug", TARGET, WorkloadKind::Deployment);
+    bare.owner = None;
+    w.pods.push(bare);
+    w.pods.push(cache("cache-elsewhere", "10.0.1.12", WorkloadKind::Deployment));
+    w.pods[2].namespace = "other".into();
+}, &["headroom.unschedulable"])]
+#[case::pass_when_zone_affinity_finds_the_followed_pod_in_another_node_of_the_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z1", "z2"]);
+    w.pods.push(follower("web-0", TARGET, ZONE));
+    w.pods.push(cache("cache-0", "10.0.1.12", WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_zone_affinity_matches_only_a_full_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z2", "z2"]);
+    w.nodes[1].unschedulable = true;
+    w.nodes[2].unschedulable = true;
+    w.nodes.push(testkit::node("10.0.1.14"));
+    w.nodes[3].labels.extend(testkit::labels(&[(ZONE, "z3")]));
+    w.pods.push(follower("web-0", TARGET, ZONE));
+    w.pods.push(cache("cache-0", "10.0.1.12", WorkloadKind::Deployment));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_first_of_a_self_affine_group_finds_no_match_anywhere(|w: &mut SnapshotFile| {
+    let mut p = follower("cache-0", TARGET, HOST);
+    p.labels = testkit::labels(&[("app", "cache")]);
+    w.pods.push(p);
+}, &[])]
+fn pod_affinity(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[test]
+fn affinity_misfit_is_explained_like_the_scheduler() {
+    let mut w = world();
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods
+        .push(cache("cache-agent", TARGET, WorkloadKind::DaemonSet));
+    let f = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&f), ["headroom.unschedulable"]);
+    assert!(
+        f[0].message
+            .ends_with("0/3 nodes: 2 pod affinity, 1 being recycled"),
+        "{}",
+        f[0].message
     );
 }

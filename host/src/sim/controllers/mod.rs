@@ -5,6 +5,7 @@
 //! A pass runs when the store changed, when a timer (image pull, grace period, add-back) is due,
 //! or every couple of seconds regardless; an idle 150,000-pod cluster costs nothing.
 
+mod affinity;
 mod disruption;
 mod kubelet;
 pub mod matching;

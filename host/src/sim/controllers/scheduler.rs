@@ -1,6 +1,7 @@
 //! The scheduler: binds pending pods to nodes, running the real scheduler's filters in its
 //! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, topology
-//! spread constraints ([`super::spread`]), pod anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
+//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), pod
+//! anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
 //! cannot place. Scoring is simple: the least-allocated CPU wins, ties by name.
 
 use std::collections::{BTreeMap, HashMap};
@@ -205,6 +206,7 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
         let needs = volume_needs(store, &pod.namespace, &spec);
         let anti = anti_affinity_terms(&spec);
         let spread = super::spread::prepare(pod, &spec, nodes, &on_node, &placed_here);
+        let affinity = super::affinity::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut resource_failures = 0usize;
         let mut best: Option<Choice<'_>> = None;
@@ -288,6 +290,13 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             }
             if let Some(reason) = super::spread::filter(&spread, node) {
                 fail(reason.into());
+                continue 'nodes;
+            }
+            if affinity
+                .as_ref()
+                .is_some_and(|a| !super::affinity::allows(a, node))
+            {
+                fail(super::affinity::REASON.into());
                 continue 'nodes;
             }
             for term in &anti {
