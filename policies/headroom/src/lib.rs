@@ -162,7 +162,7 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
             let mut counts = affinity::DomainCounts::new();
             for ns in &namespaces {
                 for p in cluster.pods_matching(ns, &first.selector) {
-                    let Some(i) = p.node_name.as_deref().and_then(|n| find(n)) else {
+                    let Some(i) = p.node_name.as_deref().and_then(&find) else {
                         continue;
                     };
                     let gone =
