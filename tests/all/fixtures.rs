@@ -103,6 +103,18 @@ fn every_fixture_yields_the_codes_it_is_named_for() {
             &["headroom.unschedulable"],
         ),
         (
+            "affinity-to-local-agent.deny.json",
+            "10.0.1.11",
+            &[],
+            &["headroom.unschedulable"],
+        ),
+        (
+            "zone-spread-drained-zone.deny.json",
+            "10.0.1.11",
+            &[],
+            &["headroom.unschedulable"],
+        ),
+        (
             "anti-affinity-no-spare-node.deny.json",
             "10.0.1.11",
             &[],

@@ -1,5 +1,6 @@
 //! `headroom` agrees with the practice cluster's scheduler: the pods it says fit nowhere are
-//! exactly the ones whose replacements stay Pending after a real `kubectl drain` there. Both sides
+//! exactly the ones whose replacements stay Pending after a real `kubectl drain` there, in a table
+//! of scenarios (one test each), one per scheduling feature. Both sides
 //! go through the product's real paths: a live snapshot by `tke-recycle snapshot`, the bundled
 //! policy by `tke-recycle policy check`, the drain by kubectl, the result by another snapshot.
 
@@ -16,8 +17,8 @@ use crate::support::bin;
 
 /// Four 2-CPU nodes. `big` (1.5 CPU each) fills one replica per node, so the drained node's
 /// replica fits nowhere; `pinned` may only run on the drained node (pool=a); `small` fits anywhere.
-const SCENARIO: &str = r#"
-name: headroom-agreement
+const BASICS: &str = r#"
+name: headroom-agreement-basics
 speed: 50
 nodes:
   - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 2000m, memory: 8Gi, labels: {pool: a}}
@@ -56,6 +57,150 @@ objects:
         metadata: {labels: {app: small}}
         spec:
           containers: [{name: small, image: example/small:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
+/// Topology spread, `DoNotSchedule`. Zones: `.11` alone in z1, `.12`/`.13` in z2, `.14` in z3;
+/// every workload has one replica per domain, so one replica sits on the drained `.11`.
+/// - `host-spread` (hostname, maxSkew 1): the cordoned `.11` still counts as a domain, now empty,
+///   so every other node would be at skew 2: Pending.
+/// - `zone-spread` (zone, maxSkew 1): z1 keeps counting with 0 pods: Pending.
+/// - `host-honor` (hostname, `nodeTaintsPolicy: Honor`): the cordoned node is no domain: placed.
+/// - `host-min-domains` (Honor, `minDomains: 4`): three domains left, so the minimum is 0: Pending.
+/// - `host-soft` (hostname, `ScheduleAnyway`): only a preference: placed.
+const SPREAD: &str = r#"
+name: headroom-agreement-spread
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z3}}
+objects:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: host-spread, namespace: shop}
+    spec:
+      replicas: 4
+      selector: {matchLabels: {app: host-spread}}
+      template:
+        metadata: {labels: {app: host-spread}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: host-spread}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: zone-spread, namespace: shop}
+    spec:
+      replicas: 3
+      selector: {matchLabels: {app: zone-spread}}
+      template:
+        metadata: {labels: {app: zone-spread}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: zone-spread}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: host-honor, namespace: shop}
+    spec:
+      replicas: 4
+      selector: {matchLabels: {app: host-honor}}
+      template:
+        metadata: {labels: {app: host-honor}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: host-honor}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: host-min-domains, namespace: shop}
+    spec:
+      replicas: 4
+      selector: {matchLabels: {app: host-min-domains}}
+      template:
+        metadata: {labels: {app: host-min-domains}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, minDomains: 4, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: host-min-domains}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: host-soft, namespace: shop}
+    spec:
+      replicas: 4
+      selector: {matchLabels: {app: host-soft}}
+      template:
+        metadata: {labels: {app: host-soft}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: host-soft}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
+/// Required pod affinity. `agent` is a DaemonSet of pool `a`, which is only the drained `.11`;
+/// `db` runs on `.12` (pool `b`). Zones: `.11`/`.12` z1, `.13`/`.14` z2.
+/// - `follow-agent` (hostname affinity to `agent`): the agent stays on the cordoned node, no other
+///   node runs one: Pending.
+/// - `follow-db` (zone affinity to `db`, 2 replicas): z1 keeps `.12` with `db`: placed.
+const AFFINITY: &str = r#"
+name: headroom-agreement-affinity
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi, labels: {pool: a, topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 4000m, memory: 8Gi, labels: {pool: b, topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z2}}
+objects:
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: agent, namespace: shop}
+    spec:
+      selector: {matchLabels: {app: agent}}
+      template:
+        metadata: {labels: {app: agent}}
+        spec:
+          nodeSelector: {pool: a}
+          containers: [{name: c, image: example/agent:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: db, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: db}}
+      template:
+        metadata: {labels: {app: db}}
+        spec:
+          nodeSelector: {pool: b}
+          containers: [{name: c, image: example/db:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: follow-agent, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: follow-agent}}
+      template:
+        metadata: {labels: {app: follow-agent}}
+        spec:
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: agent}}, topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: follow-db, namespace: shop}
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: follow-db}}
+      template:
+        metadata: {labels: {app: follow-db}}
+        spec:
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: db}}, topologyKey: topology.kubernetes.io/zone}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
 "#;
 
 const TARGET: &str = "10.0.7.11";
@@ -97,16 +242,26 @@ fn count(owners: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_drain() {
-    let scenario = Scenario::from_yaml(SCENARIO).expect("scenario parses");
+/// One scenario of the agreement table: the practice cluster, the node drained, and the Pending
+/// replacements per workload (`namespace/Kind/name`) it is built to produce.
+struct Row {
+    scenario: &'static str,
+    target: &'static str,
+    expected: &'static [(&'static str, usize)],
+}
+
+/// Headroom's prediction on a live snapshot, then a real `kubectl drain`, then the Pending pods:
+/// both must equal the row's expectation, workload by workload.
+async fn agree(row: &Row) {
+    let scenario = Scenario::from_yaml(row.scenario).expect("scenario parses");
+    let name = scenario.name.clone().unwrap_or_default();
     let sim = Sim::start(scenario, SimOptions::default())
         .await
         .expect("practice cluster starts");
     assert!(
-        sim.wait_until(Duration::from_secs(20), |s| s.settled())
+        sim.wait_until(Duration::from_secs(30), |s| s.settled())
             .await,
-        "scenario settles"
+        "{name}: scenario settles"
     );
     let dir = tempfile::tempdir().expect("tempdir");
 
@@ -123,7 +278,7 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
             "-o",
             "json",
             "--node",
-            TARGET,
+            row.target,
         ])
         .arg("--snapshot")
         .arg(&before_path)
@@ -160,17 +315,18 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
                 owner_of(
                     pods_before
                         .get(&key)
-                        .unwrap_or_else(|| panic!("finding about unknown pod {key}")),
+                        .unwrap_or_else(|| panic!("{name}: finding about unknown pod {key}")),
                 )
             }),
     );
+    let expected: BTreeMap<String, usize> = row
+        .expected
+        .iter()
+        .map(|(w, n)| ((*w).to_owned(), *n))
+        .collect();
     assert_eq!(
-        predicted,
-        BTreeMap::from([
-            ("shop/Deployment/big".to_owned(), 1),
-            ("shop/Deployment/pinned".to_owned(), 1)
-        ]),
-        "the scenario is built so that exactly these fit nowhere: {report}"
+        predicted, expected,
+        "{name}: the scenario is built so that exactly these fit nowhere: {report}"
     );
 
     // The real drain, by kubectl.
@@ -178,7 +334,7 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
         &sim,
         &[
             "drain",
-            TARGET,
+            row.target,
             "--ignore-daemonsets",
             "--delete-emptydir-data",
             "--timeout=60s",
@@ -188,18 +344,18 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
     .await;
     assert!(
         drained.success,
-        "drain failed:\n{}\n{}",
+        "{name}: drain failed:\n{}\n{}",
         drained.stdout, drained.stderr
     );
     assert!(
         sim.wait_until(Duration::from_secs(30), |s| s.settled())
             .await,
-        "replacements settle"
+        "{name}: replacements settle"
     );
 
     // After: the pods the scheduler could not place.
     let after = snapshot(&sim, &dir.path().join("after.json"));
-    let pending = count(
+    let observed = count(
         after["pods"]
             .as_array()
             .expect("pods")
@@ -207,5 +363,47 @@ async fn pods_headroom_says_fit_nowhere_are_the_ones_left_pending_after_a_real_d
             .filter(|p| p["phase"] == "Pending" && p["node_name"].is_null())
             .map(owner_of),
     );
-    assert_eq!(pending, predicted, "headroom and the scheduler disagree");
+    // The agreement table of the closing note: `cargo test ... headroom_agreement -- --nocapture`.
+    eprintln!(
+        "agreement {name}: {} pods, predicted {predicted:?}, observed {observed:?}",
+        pods_before.len()
+    );
+    assert_eq!(
+        observed, predicted,
+        "{name}: headroom and the scheduler disagree"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basics_resources_and_node_selector() {
+    agree(&Row {
+        scenario: BASICS,
+        target: TARGET,
+        expected: &[("shop/Deployment/big", 1), ("shop/Deployment/pinned", 1)],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_spread_do_not_schedule() {
+    agree(&Row {
+        scenario: SPREAD,
+        target: TARGET,
+        expected: &[
+            ("shop/Deployment/host-min-domains", 1),
+            ("shop/Deployment/host-spread", 1),
+            ("shop/Deployment/zone-spread", 1),
+        ],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_pod_affinity() {
+    agree(&Row {
+        scenario: AFFINITY,
+        target: TARGET,
+        expected: &[("shop/Deployment/follow-agent", 1)],
+    })
+    .await;
 }

@@ -29,8 +29,9 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::core::v1::{
     Affinity, Container, EphemeralVolumeSource, NodeAffinity, NodeStatus, PersistentVolume,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec, Pod, PodAntiAffinity,
-    PodCondition, PodSpec, PodStatus, PodTemplateSpec, ResourceRequirements, Volume,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec, Pod, PodAffinity,
+    PodAntiAffinity, PodCondition, PodSpec, PodStatus, PodTemplateSpec, ResourceRequirements,
+    Volume,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -481,12 +482,16 @@ pub fn strip_pod(p: &mut Pod) {
                     .required_during_scheduling_ignored_during_execution,
                 ..NodeAffinity::default()
             }),
+            pod_affinity: a.pod_affinity.map(|n| PodAffinity {
+                required_during_scheduling_ignored_during_execution: n
+                    .required_during_scheduling_ignored_during_execution,
+                ..PodAffinity::default()
+            }),
             pod_anti_affinity: a.pod_anti_affinity.map(|n| PodAntiAffinity {
                 required_during_scheduling_ignored_during_execution: n
                     .required_during_scheduling_ignored_during_execution,
                 ..PodAntiAffinity::default()
             }),
-            ..Affinity::default()
         });
         p.spec = Some(PodSpec {
             node_name: spec.node_name,
@@ -495,6 +500,7 @@ pub fn strip_pod(p: &mut Pod) {
             node_selector: spec.node_selector,
             affinity,
             tolerations: spec.tolerations,
+            topology_spread_constraints: spec.topology_spread_constraints,
             volumes: spec
                 .volumes
                 .map(|v| v.into_iter().filter_map(strip_pod_volume).collect()),
@@ -652,6 +658,8 @@ mod tests {
             "serviceAccountName": "pg", "hostname": "pg-0",
             "nodeSelector": {"disk": "ssd"},
             "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute"}],
+            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
+                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "pg"}}}],
             "affinity": {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -726,7 +734,6 @@ mod tests {
             "configMap",
             "projected",
             "containerStatuses",
-            "podAffinity",
             "preferredDuringScheduling",
             "limits",
             "PodScheduled",

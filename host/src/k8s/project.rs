@@ -18,10 +18,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::quantity::{self, QuantityError};
 use crate::bindings::types::{
-    Claim, EmptyDir, ExtendedResource, IntOrPercent, Label, LabelSelector, Node, NodeSelectorTerm,
-    Pdb, Pod, PodAffinityTerm, PodPhase, Resources, SelectorOperator, SelectorRequirement, Taint,
-    TaintEffect, Toleration, TolerationOperator, UnhealthyPodEvictionPolicy, Volume, VolumeSource,
-    Workload, WorkloadKind, WorkloadRef,
+    Claim, EmptyDir, ExtendedResource, IntOrPercent, Label, LabelSelector, Node,
+    NodeInclusionPolicy, NodeSelectorTerm, Pdb, Pod, PodAffinityTerm, PodPhase, Resources,
+    SelectorOperator, SelectorRequirement, Taint, TaintEffect, Toleration, TolerationOperator,
+    TopologySpreadConstraint, UnhealthyPodEvictionPolicy, UnsatisfiableAction, Volume,
+    VolumeSource, Workload, WorkloadKind, WorkloadRef,
 };
 
 /// The label TKE puts on every worker node with its CVM instance ID.
@@ -622,6 +623,60 @@ fn volume(resolver: &Resolver, namespace: &str, v: &core::Volume) -> Option<Volu
     })
 }
 
+/// A pod's topology spread constraints. `matchLabelKeys` is folded into the selector as
+/// `key In [the pod's value]` (keys the pod lacks are skipped), as the API server merges them;
+/// a constraint without a label selector counts no pods and is left out.
+fn topology_spread(
+    subject: &Subject<'_>,
+    pod_labels: Option<&BTreeMap<String, String>>,
+    constraints: &[core::TopologySpreadConstraint],
+) -> Result<Vec<TopologySpreadConstraint>, ProjectError> {
+    let policy = |what: &'static str, value: Option<&str>, default| match value {
+        None => Ok(default),
+        Some("Honor") => Ok(NodeInclusionPolicy::Honor),
+        Some("Ignore") => Ok(NodeInclusionPolicy::Ignore),
+        Some(other) => Err(subject.unknown(what, other)),
+    };
+    let mut out = Vec::new();
+    for c in constraints {
+        let Some(sel) = c.label_selector.as_ref() else {
+            continue;
+        };
+        let mut selector = label_selector(subject, Some(sel))?;
+        for key in c.match_label_keys.iter().flatten() {
+            if let Some(value) = pod_labels.and_then(|l| l.get(key)) {
+                selector.match_expressions.push(SelectorRequirement {
+                    key: key.clone(),
+                    operator: SelectorOperator::In,
+                    values: vec![value.clone()],
+                });
+            }
+        }
+        out.push(TopologySpreadConstraint {
+            max_skew: u32::try_from(c.max_skew).unwrap_or(0),
+            topology_key: c.topology_key.clone(),
+            when_unsatisfiable: match c.when_unsatisfiable.as_str() {
+                "DoNotSchedule" => UnsatisfiableAction::DoNotSchedule,
+                "ScheduleAnyway" => UnsatisfiableAction::ScheduleAnyway,
+                other => return Err(subject.unknown("whenUnsatisfiable", other)),
+            },
+            selector,
+            min_domains: c.min_domains.and_then(|m| u32::try_from(m).ok()),
+            node_affinity_policy: policy(
+                "nodeAffinityPolicy",
+                c.node_affinity_policy.as_deref(),
+                NodeInclusionPolicy::Honor,
+            )?,
+            node_taints_policy: policy(
+                "nodeTaintsPolicy",
+                c.node_taints_policy.as_deref(),
+                NodeInclusionPolicy::Ignore,
+            )?,
+        });
+    }
+    Ok(out)
+}
+
 /// A Pod, projected, with its owner and volumes resolved through `resolver`.
 pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
     let meta = &p.metadata;
@@ -645,6 +700,22 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
             Some(sel) => node_selector_terms(&subject, &sel.node_selector_terms)?,
             None => Vec::new(),
         };
+    let required_affinity = affinity
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            Ok(PodAffinityTerm {
+                selector: label_selector(&subject, t.label_selector.as_ref())?,
+                namespaces: t.namespaces.clone().unwrap_or_default(),
+                topology_key: t.topology_key.clone(),
+            })
+        })
+        .collect::<Result<_, ProjectError>>()?;
     let required_anti_affinity = affinity
         .and_then(|a| a.pod_anti_affinity.as_ref())
         .and_then(|a| {
@@ -667,6 +738,12 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
         .flatten()
         .map(|t| toleration(&subject, t))
         .collect::<Result<_, _>>()?;
+    let topology_spread = topology_spread(
+        &subject,
+        meta.labels.as_ref(),
+        spec.and_then(|s| s.topology_spread_constraints.as_deref())
+            .unwrap_or_default(),
+    )?;
     let mut volumes = Vec::new();
     for v in spec.and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
         if let Some(projected) = volume(resolver, &namespace, v) {
@@ -708,6 +785,8 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
         required_node_affinity,
         tolerations,
         required_anti_affinity,
+        required_affinity: Some(required_affinity),
+        topology_spread: Some(topology_spread),
         volumes,
         termination_grace_seconds: spec
             .and_then(|s| s.termination_grace_period_seconds)

@@ -55,6 +55,7 @@ struct LeanSpec {
     overhead: Option<BTreeMap<String, Quantity>>,
     affinity: Option<core::Affinity>,
     tolerations: Option<Vec<core::Toleration>>,
+    topology_spread_constraints: Option<Vec<core::TopologySpreadConstraint>>,
     volumes: Option<Vec<core::Volume>>,
     node_name: Option<String>,
     node_selector: Option<BTreeMap<String, String>>,
@@ -203,6 +204,7 @@ impl From<LeanPod> for core::Pod {
                 overhead: s.overhead,
                 affinity: s.affinity,
                 tolerations: s.tolerations,
+                topology_spread_constraints: s.topology_spread_constraints,
                 volumes: s.volumes,
                 node_name: s.node_name,
                 node_selector: s.node_selector,
@@ -267,10 +269,21 @@ mod tests {
                                   "limits": {"cpu": "1"}}}],
                 "tolerations": [{"operator": "Exists"},
                                 {"key": "k", "value": "v", "effect": "NoExecute"}],
+                "topologySpreadConstraints": [
+                    {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                     "whenUnsatisfiable": "DoNotSchedule", "minDomains": 3,
+                     "nodeTaintsPolicy": "Honor", "matchLabelKeys": ["tier", "absent"],
+                     "labelSelector": {"matchLabels": {"app": "web"}}},
+                    {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname",
+                     "whenUnsatisfiable": "ScheduleAnyway"}],
                 "affinity": {
                     "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                         "nodeSelectorTerms": [{"matchExpressions": [
                             {"key": "zone", "operator": "NotIn", "values": ["a"]}]}]}},
+                    "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": {"matchLabels": {"app": "cache"}},
+                         "namespaces": ["infra"],
+                         "topologyKey": "topology.kubernetes.io/zone"}]},
                     "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                         {"labelSelector": {"matchLabels": {"app": "web"}},
                          "topologyKey": "kubernetes.io/hostname"}]}},
@@ -342,7 +355,18 @@ mod tests {
         assert_eq!(p.requests.cpu_millis, 2000, "pod-level cpu wins");
         assert_eq!(p.requests.extended.len(), 1);
         assert_eq!(p.required_anti_affinity.len(), 1);
+        assert_eq!(p.required_affinity.as_deref().unwrap_or_default().len(), 1);
         assert_eq!(p.tolerations.len(), 2);
+        // The selector-less constraint counts no pods and is dropped; matchLabelKeys adds
+        // `tier In [front]` and skips the key the pod lacks.
+        let spread = p.topology_spread.as_deref().unwrap_or_default();
+        assert_eq!(spread.len(), 1, "{spread:?}");
+        assert_eq!(spread[0].min_domains, Some(3));
+        assert_eq!(spread[0].selector.match_expressions.len(), 1);
+        assert_eq!(
+            spread[0].node_taints_policy,
+            crate::bindings::types::NodeInclusionPolicy::Honor
+        );
     }
 
     #[test]

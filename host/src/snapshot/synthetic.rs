@@ -89,6 +89,8 @@ pub fn synthetic(nodes: usize, pods: usize) -> Snapshot {
                 required_node_affinity: Vec::new(),
                 tolerations: Vec::new(),
                 required_anti_affinity: Vec::new(),
+                required_affinity: None,
+                topology_spread: None,
                 volumes: Vec::new(),
                 termination_grace_seconds: 30,
                 namespace: ns.clone(),

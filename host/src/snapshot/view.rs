@@ -289,6 +289,8 @@ mod tests {
             required_node_affinity: vec![],
             tolerations: vec![],
             required_anti_affinity: vec![],
+            required_affinity: None,
+            topology_spread: None,
             volumes: vec![],
             termination_grace_seconds: 30,
         }

@@ -7,11 +7,14 @@
 //! scheduler-style reason summary; a cluster that ends up too full, or a node that receives too
 //! many pods at once, is a warning.
 //!
-//! Queries: `nodes()` once, `pods-on-node` per target and one `nodes-with-pods-matching` per
-//! distinct anti-affinity term; never a scan of every pod.
+//! Queries: `nodes()` once, `pods-on-node` per target, one `nodes-with-pods-matching` per
+//! distinct anti-affinity term and one `pods-matching` per distinct hard topology spread
+//! constraint; never a scan of every pod.
 
+pub mod affinity;
 mod settings;
 pub mod simulate;
+pub mod spread;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -20,6 +23,7 @@ use settings::Settings;
 use simulate::{Misfit, Moving, Outcome, node_label};
 use tke_recycle_policy_sdk::drain::{evicted_by_drain, is_replaced_after_eviction};
 use tke_recycle_policy_sdk::quantity::{format_bytes, format_cpu};
+use tke_recycle_policy_sdk::selectors::pod_is_finished;
 use tke_recycle_policy_sdk::{
     CheckRequest, Cluster, Finding, ModuleInfo, Pod, Policy, Severity, finding, object_ref,
     pod_ref, unknown_node,
@@ -112,6 +116,68 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
         }
     }
 
+    // Hard topology spread: the matching pods per node that stay after the drain, one query per
+    // distinct (namespace, selector).
+    let mut counted: BTreeMap<String, Rc<spread::NodeCounts>> = BTreeMap::new();
+    for m in &mut moving {
+        let mut existing = Vec::new();
+        for c in spread::hard_constraints(&m.pod) {
+            let key = format!("{}|{:?}", m.pod.namespace, c.selector);
+            let per_node = counted.entry(key).or_insert_with(|| {
+                let mut per_node = spread::NodeCounts::new();
+                for p in cluster.pods_matching(&m.pod.namespace, &c.selector) {
+                    let Some(node) = p.node_name.as_deref() else {
+                        continue;
+                    };
+                    // The drain deletes what it evicts from the targets; terminating and
+                    // finished pods are not counted by the scheduler either.
+                    let gone = targets.contains(node) && evicted_by_drain(&p);
+                    if gone || p.terminating || pod_is_finished(&p) {
+                        continue;
+                    }
+                    *per_node.entry(node.to_owned()).or_insert(0) += 1;
+                }
+                Rc::new(per_node)
+            });
+            existing.push(Rc::clone(per_node));
+        }
+        m.spread_existing = existing;
+    }
+
+    // Required pod affinity: where the pods that stay and match all of a pod's terms run, one
+    // `pods-matching` per namespace of the first term and distinct set of terms.
+    let mut affine: BTreeMap<String, affinity::DomainCounts> = BTreeMap::new();
+    for m in moving
+        .iter_mut()
+        .filter(|m| !affinity::terms(&m.pod).is_empty())
+    {
+        let key = format!("{}|{:?}", m.pod.namespace, affinity::terms(&m.pod));
+        let counts = affine.entry(key).or_insert_with(|| {
+            let first = &affinity::terms(&m.pod)[0];
+            let namespaces = if first.namespaces.is_empty() {
+                vec![m.pod.namespace.clone()]
+            } else {
+                first.namespaces.clone()
+            };
+            let mut counts = affinity::DomainCounts::new();
+            for ns in &namespaces {
+                for p in cluster.pods_matching(ns, &first.selector) {
+                    let Some(i) = p.node_name.as_deref().and_then(&find) else {
+                        continue;
+                    };
+                    let gone =
+                        targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&p);
+                    if gone || p.terminating || pod_is_finished(&p) {
+                        continue;
+                    }
+                    affinity::record(&m.pod, &mut counts, &p, &nodes[i].node);
+                }
+            }
+            counts
+        });
+        m.affinity = counts.clone();
+    }
+
     let outcome = simulate::simulate(&nodes, &targets, moving);
     let cluster_name = cluster
         .info()
@@ -160,6 +226,9 @@ fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
         .find(|m| !matches!(m, Misfit::Recycled | Misfit::NotReady | Misfit::Cordoned));
     match main {
         Some(Misfit::VolumePinned) => "its local volume is pinned to a node being recycled (see local-data.pinned-volume): move the data first".to_owned(),
+        Some(Misfit::Spread) => "a topology spread constraint (DoNotSchedule) leaves no node within maxSkew: the drained node still counts as a domain, now with 0 pods, unless the constraint sets nodeTaintsPolicy: Honor; add a node before recycling, raise maxSkew, or set nodeTaintsPolicy: Honor".to_owned(),
+        Some(Misfit::SpreadMissingLabel) => "no remaining node carries the topology key of its spread constraint: label the nodes, or add a labelled node before recycling".to_owned(),
+        Some(Misfit::Affinity) => "required pod affinity finds no pod it must run next to on the remaining nodes (it may have been on the drained node): recycle the pods it follows first, or make the affinity preferred".to_owned(),
         Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
         Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
         Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),

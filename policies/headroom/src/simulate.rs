@@ -6,20 +6,21 @@
 //! `node.kubernetes.io/unschedulable`), taints with effect NoSchedule or
 //! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
 //! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
-//! local PVs, and required pod anti-affinity (the pod's own terms and, symmetrically, those of the
-//! pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
+//! local PVs, topology spread constraints with `DoNotSchedule` ([`crate::spread`]), required pod
+//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms and, symmetrically, those of the pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
 //! since the snapshot has no creation times); each goes to the feasible node that stays least
 //! allocated in cpu and memory (the default `LeastAllocated` score, ranked before placement), ties
 //! to the lowest name.
 //!
-//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), required
-//! pod affinity, topology spread constraints, host ports, and the anti-affinity terms of pods that
-//! stay where they are (the `cluster` interface has no query for them; see the README).
+//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), host ports, and the anti-affinity terms of pods that stay where they are (the
+//! `cluster` interface has no query for them; see the README).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+use crate::affinity::{self, DomainCounts};
+use crate::spread::{self, Counted, NodeCounts, NodeView, SpreadMisfit};
 use tke_recycle_policy_sdk::quantity::extended;
 use tke_recycle_policy_sdk::selectors::{
     label_selector_matches, pod_node_affinity_allows, tolerates, untolerated_taint,
@@ -39,6 +40,14 @@ pub struct Moving {
     pub shared: Vec<Rc<Domains>>,
     /// Domains added during the simulation by pods placed before this one.
     pub forbidden: Domains,
+    /// Per hard topology spread constraint (in spec order): the matching pods per node before
+    /// the drain, shared between the pods with the same constraint.
+    pub spread_existing: Vec<Rc<NodeCounts>>,
+    /// The hard spread constraints with their domain counts, kept up to date as pods land.
+    spread: Vec<Counted>,
+    /// Required pod affinity: the pods matching all its terms per domain, found before the
+    /// simulation (pods that stay) and kept up to date as pods land.
+    pub affinity: DomainCounts,
 }
 
 /// Topology key -> the values (domains) of it where a pod may not go.
@@ -51,6 +60,9 @@ impl Moving {
             pod,
             shared: Vec::new(),
             forbidden: BTreeMap::new(),
+            spread_existing: Vec::new(),
+            spread: Vec::new(),
+            affinity: DomainCounts::new(),
         }
     }
 }
@@ -82,6 +94,12 @@ pub enum Misfit {
     Insufficient(String),
     /// A local PV the pod uses is pinned to another node.
     VolumePinned,
+    /// Placing the pod would break a topology spread constraint's maxSkew.
+    Spread,
+    /// The node lacks the topology key of a spread constraint.
+    SpreadMissingLabel,
+    /// Required pod affinity finds no matching pod in the node's topology domain.
+    Affinity,
     /// Required pod anti-affinity forbids the node's topology domain.
     AntiAffinity,
 }
@@ -96,6 +114,11 @@ impl Misfit {
             Self::NodeAffinity => "node selector/affinity mismatch".into(),
             Self::Insufficient(r) => format!("insufficient {r}"),
             Self::VolumePinned => "volume node affinity conflict".into(),
+            Self::Spread => "topology spread constraints".into(),
+            Self::Affinity => "pod affinity".into(),
+            Self::SpreadMissingLabel => {
+                "topology spread constraints (missing required label)".into()
+            }
             Self::AntiAffinity => "pod anti-affinity".into(),
         }
     }
@@ -169,10 +192,42 @@ pub fn simulate(
             },
         })
         .collect();
+    // Spread counts: every node may be a domain (a cordoned one, the targets included, unless
+    // nodeTaintsPolicy is Honor), so they are counted over all nodes, once per set of
+    // constraints and static filters.
+    let views: Vec<NodeView<'_>> = sim
+        .iter()
+        .map(|n| NodeView {
+            node: n.node,
+            cordoned: matches!(n.gate, Some(Misfit::Recycled | Misfit::Cordoned)),
+        })
+        .collect();
+    let mut counted: BTreeMap<String, Vec<Counted>> = BTreeMap::new();
+    for m in moving
+        .iter_mut()
+        .filter(|m| spread::hard_constraints(&m.pod).next().is_some())
+    {
+        let key = format!(
+            "{}|{:?}|{:?}|{}",
+            m.pod.namespace,
+            m.pod.topology_spread,
+            m.pod.labels,
+            static_key(&m.pod)
+        );
+        m.spread = counted
+            .entry(key)
+            .or_insert_with(|| spread::count(&m.pod, &views, &m.spread_existing))
+            .clone();
+    }
+    // Within a priority, pods with required affinity go last: the scheduler retries a pod whose
+    // affinity is unmet when the pod it follows lands, so their replacements wait for the others.
     moving.sort_by(|a, b| {
         b.pod
             .priority
             .cmp(&a.pod.priority)
+            .then_with(|| {
+                (!affinity::terms(&a.pod).is_empty()).cmp(&!affinity::terms(&b.pod).is_empty())
+            })
             .then_with(|| a.pod.namespace.cmp(&b.pod.namespace))
             .then_with(|| a.pod.name.cmp(&b.pod.name))
     });
@@ -196,7 +251,10 @@ pub fn simulate(
         let (done, rest) = moving.split_at_mut(i + 1);
         let current = &done[i];
         let shape = shape_of(&current.pod);
-        if let Some((summary, reasons)) = failed_shapes.get(&shape) {
+        // Spread counts can grow anywhere, raising the minimum: a spread pod's failure is not
+        // final for the next one of its shape, so it is never cached.
+        let cacheable = current.spread.is_empty() && affinity::terms(&current.pod).is_empty();
+        if let Some((summary, reasons)) = failed_shapes.get(&shape).filter(|_| cacheable) {
             outcome.unplaced.push(Unplaced {
                 pod: current.pod.clone(),
                 summary: summary.clone(),
@@ -224,7 +282,9 @@ pub fn simulate(
         });
         let Some(n) = chosen else {
             let unplaced = explain(current, &sim, total);
-            failed_shapes.insert(shape, (unplaced.summary.clone(), unplaced.reasons.clone()));
+            if cacheable {
+                failed_shapes.insert(shape, (unplaced.summary.clone(), unplaced.reasons.clone()));
+            }
             outcome.unplaced.push(unplaced);
             continue;
         };
@@ -240,8 +300,15 @@ pub fn simulate(
             n,
         ));
         *outcome.incoming.entry(node.node.name.clone()).or_default() += 1;
+        let view = &views[n];
         for later in rest.iter_mut() {
             forbid_after_placement(current, node.node, later);
+            if !affinity::terms(&later.pod).is_empty() {
+                affinity::record(&later.pod, &mut later.affinity, &current.pod, node.node);
+            }
+            if !later.spread.is_empty() {
+                spread::record_placement(&later.pod, &mut later.spread, &current.pod, view);
+            }
         }
         outcome
             .placed
@@ -352,6 +419,21 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
     }
     if pinned_elsewhere(pod, node.node) {
         out.push(Misfit::VolumePinned);
+        return;
+    }
+    match spread::filter(&m.spread, node.node) {
+        Some(SpreadMisfit::Skew) => {
+            out.push(Misfit::Spread);
+            return;
+        }
+        Some(SpreadMisfit::MissingLabel) => {
+            out.push(Misfit::SpreadMissingLabel);
+            return;
+        }
+        None => {}
+    }
+    if !affinity::terms(pod).is_empty() && !affinity::allows(pod, &m.affinity, node.node) {
+        out.push(Misfit::Affinity);
         return;
     }
     let hit = |domains: &Domains| {

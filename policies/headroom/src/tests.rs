@@ -301,6 +301,8 @@ macro_rules! snapshot {
 #[case::host_path_and_empty_dir(snapshot!("host-path-and-empty-dir.warn.json"), &[])]
 #[case::gpu_pod_no_free_gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), &["headroom.unschedulable"])]
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
+#[case::zone_spread_drained_zone(snapshot!("zone-spread-drained-zone.deny.json"), &["headroom.unschedulable"])]
+#[case::affinity_to_local_agent(snapshot!("affinity-to-local-agent.deny.json"), &["headroom.unschedulable"])]
 #[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
@@ -396,6 +398,8 @@ fn codes_list_and_readme_match_what_the_code_emits() {
 #[rstest]
 #[case::gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), "ml/trainer-", "0/3 nodes: 2 insufficient nvidia.com/gpu, 1 being recycled, 1 insufficient cpu, 1 insufficient memory", "enough nvidia.com/gpu")]
 #[case::anti_affinity(snapshot!("anti-affinity-no-spare-node.deny.json"), "infra/zookeeper-0", "0/3 nodes: 2 pod anti-affinity, 1 being recycled", "make the anti-affinity preferred")]
+#[case::affinity(snapshot!("affinity-to-local-agent.deny.json"), "default/web-7d9f8b6c5-qx0", "0/3 nodes: 2 pod affinity, 1 being recycled", "make the affinity preferred")]
+#[case::zone_spread(snapshot!("zone-spread-drained-zone.deny.json"), "default/web-", "0/3 nodes: 2 topology spread constraints, 1 being recycled", "nodeTaintsPolicy: Honor")]
 fn fixture_explanations(
     #[case] json: &str,
     #[case] pod: &str,
@@ -432,6 +436,246 @@ fn placements_are_reported_only_when_asked() {
     assert!(
         f[0].message
             .starts_with("2 evicted pod(s) are expected to land on: 10.0.1.12 (2: "),
+        "{}",
+        f[0].message
+    );
+}
+
+/// A replica of `app` with one hard spread constraint over `key`, maxSkew 1, selecting `app`;
+/// `tune` changes the constraint for the case.
+fn spread_replica(
+    name: &str,
+    node: &str,
+    key: &str,
+    tune: fn(&mut tke_recycle_policy_sdk::TopologySpreadConstraint),
+) -> Pod {
+    let mut c = tke_recycle_policy_sdk::TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: key.into(),
+        when_unsatisfiable: tke_recycle_policy_sdk::UnsatisfiableAction::DoNotSchedule,
+        selector: testkit::selector(&[("app", "app")]),
+        min_domains: None,
+        node_affinity_policy: tke_recycle_policy_sdk::NodeInclusionPolicy::Honor,
+        node_taints_policy: tke_recycle_policy_sdk::NodeInclusionPolicy::Ignore,
+    };
+    tune(&mut c);
+    let mut p = replica(name, node);
+    p.topology_spread = Some(vec![c]);
+    p
+}
+
+const HOST: &str = "kubernetes.io/hostname";
+const ZONE: &str = "topology.kubernetes.io/zone";
+
+fn defaults(_: &mut tke_recycle_policy_sdk::TopologySpreadConstraint) {}
+
+fn honor_taints(c: &mut tke_recycle_policy_sdk::TopologySpreadConstraint) {
+    c.node_taints_policy = tke_recycle_policy_sdk::NodeInclusionPolicy::Honor;
+}
+
+/// One replica per node of `nodes`, each with the same constraint.
+fn one_per_node(
+    w: &mut SnapshotFile,
+    nodes: &[&str],
+    key: &str,
+    tune: fn(&mut tke_recycle_policy_sdk::TopologySpreadConstraint),
+) {
+    for (i, node) in nodes.iter().enumerate() {
+        w.pods
+            .push(spread_replica(&format!("app-{i}"), node, key, tune));
+    }
+}
+
+fn zones(w: &mut SnapshotFile, zones: &[&str]) {
+    for (node, zone) in w.nodes.iter_mut().zip(zones) {
+        node.labels.extend(testkit::labels(&[(ZONE, zone)]));
+    }
+}
+
+#[rstest]
+#[case::deny_when_hostname_spread_counts_the_drained_node_as_an_empty_domain(|w: &mut SnapshotFile| {
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], HOST, defaults);
+}, &["headroom.unschedulable"])]
+#[case::pass_when_node_taints_policy_honor_leaves_the_cordoned_target_out(|w: &mut SnapshotFile| {
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], HOST, honor_taints);
+}, &[])]
+#[case::pass_when_max_skew_allows_one_more_than_the_empty_domain(|w: &mut SnapshotFile| {
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], HOST, |c| c.max_skew = 2);
+}, &[])]
+#[case::pass_when_constraint_is_schedule_anyway(|w: &mut SnapshotFile| {
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], HOST, |c| {
+        c.when_unsatisfiable = tke_recycle_policy_sdk::UnsatisfiableAction::ScheduleAnyway;
+    });
+}, &[])]
+#[case::pass_when_pods_outside_the_selector_crowd_the_nodes(|w: &mut SnapshotFile| {
+    w.pods.push(spread_replica("app-0", TARGET, HOST, defaults));
+    for node in ["10.0.1.12", "10.0.1.13"] {
+        let mut other = replica(&format!("other-{node}"), node);
+        other.labels = testkit::labels(&[("app", "other")]);
+        w.pods.push(other);
+    }
+}, &[])]
+#[case::deny_when_zone_spread_keeps_the_drained_zone_as_the_minimum(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z2", "z3"]);
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], ZONE, defaults);
+}, &["headroom.unschedulable"])]
+#[case::pass_when_another_node_of_the_drained_zone_takes_the_pod(|w: &mut SnapshotFile| {
+    w.nodes.push(testkit::node("10.0.1.14"));
+    zones(w, &["z1", "z2", "z3", "z1"]);
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], ZONE, defaults);
+}, &[])]
+#[case::deny_when_fewer_domains_than_min_domains(|w: &mut SnapshotFile| {
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.13"], HOST, |c| {
+        honor_taints(c);
+        c.min_domains = Some(3);
+    });
+}, &["headroom.unschedulable"])]
+#[case::deny_when_no_remaining_node_has_the_topology_key(|w: &mut SnapshotFile| {
+    w.pods.push(spread_replica("app-0", TARGET, ZONE, defaults));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_node_affinity_policy_honor_leaves_out_a_node_the_pod_cannot_use(|w: &mut SnapshotFile| {
+    w.nodes.push(testkit::node("10.0.1.14"));
+    for i in [0, 1, 3] {
+        w.nodes[i].labels.extend(testkit::labels(&[("pool", "a")]));
+    }
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.14"], HOST, honor_taints);
+    for p in &mut w.pods {
+        p.node_selector = testkit::labels(&[("pool", "a")]);
+    }
+}, &[])]
+#[case::deny_when_node_affinity_policy_ignore_counts_an_empty_node_the_pod_cannot_use(|w: &mut SnapshotFile| {
+    w.nodes.push(testkit::node("10.0.1.14"));
+    for i in [0, 1, 3] {
+        w.nodes[i].labels.extend(testkit::labels(&[("pool", "a")]));
+    }
+    one_per_node(w, &["10.0.1.11", "10.0.1.12", "10.0.1.14"], HOST, |c| {
+        honor_taints(c);
+        c.node_affinity_policy = tke_recycle_policy_sdk::NodeInclusionPolicy::Ignore;
+    });
+    for p in &mut w.pods {
+        p.node_selector = testkit::labels(&[("pool", "a")]);
+    }
+}, &["headroom.unschedulable"])]
+#[case::deny_second_evicted_pod_once_the_first_fills_the_only_domain_below_min_domains(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    for i in 0..2 {
+        w.pods.push(spread_replica(&format!("app-{i}"), TARGET, HOST, |c| {
+            honor_taints(c);
+            c.min_domains = Some(2);
+        }));
+    }
+}, &["headroom.unschedulable"])]
+fn topology_spread(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[test]
+fn spread_misfit_is_explained_like_the_scheduler() {
+    let mut w = world();
+    one_per_node(
+        &mut w,
+        &["10.0.1.11", "10.0.1.12", "10.0.1.13"],
+        HOST,
+        defaults,
+    );
+    let f = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&f), ["headroom.unschedulable"]);
+    assert!(
+        f[0].message
+            .ends_with("0/3 nodes: 2 topology spread constraints, 1 being recycled"),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[0].remedy
+            .as_deref()
+            .is_some_and(|r| r.contains("nodeTaintsPolicy: Honor")),
+        "{:?}",
+        f[0].remedy
+    );
+}
+
+/// A replica of `web` that must run in the same `key` domain as a pod labelled `app=cache`.
+fn follower(name: &str, node: &str, key: &str) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, "web"));
+    p.labels = testkit::labels(&[("app", "web")]);
+    p.required_affinity = Some(vec![PodAffinityTerm {
+        selector: testkit::selector(&[("app", "cache")]),
+        namespaces: vec![],
+        topology_key: key.into(),
+    }]);
+    p
+}
+
+fn cache(name: &str, node: &str, kind: WorkloadKind) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(kind, "cache"));
+    p.labels = testkit::labels(&[("app", "cache")]);
+    p
+}
+
+#[rstest]
+#[case::pass_when_the_pod_it_follows_runs_on_a_remaining_node(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods.push(cache("cache-0", "10.0.1.13", WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_the_pod_it_follows_stays_on_the_drained_node(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods.push(cache("cache-agent", TARGET, WorkloadKind::DaemonSet));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_pod_it_follows_is_evicted_too_and_lands_first(|w: &mut SnapshotFile| {
+    w.pods.push(follower("a-web-0", TARGET, HOST));
+    w.pods.push(cache("z-cache-0", TARGET, WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_the_followed_pod_is_bare_and_not_replaced(|w: &mut SnapshotFile| {
+    w.pods.push(follower("web-0", TARGET, HOST));
+    let mut bare = cache("cache-debug", TARGET, WorkloadKind::Deployment);
+    bare.owner = None;
+    w.pods.push(bare);
+    w.pods.push(cache("cache-elsewhere", "10.0.1.12", WorkloadKind::Deployment));
+    w.pods[2].namespace = "other".into();
+}, &["headroom.unschedulable"])]
+#[case::pass_when_zone_affinity_finds_the_followed_pod_in_another_node_of_the_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z1", "z2"]);
+    w.pods.push(follower("web-0", TARGET, ZONE));
+    w.pods.push(cache("cache-0", "10.0.1.12", WorkloadKind::Deployment));
+}, &[])]
+#[case::deny_when_zone_affinity_matches_only_a_full_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z2", "z2"]);
+    w.nodes[1].unschedulable = true;
+    w.nodes[2].unschedulable = true;
+    w.nodes.push(testkit::node("10.0.1.14"));
+    w.nodes[3].labels.extend(testkit::labels(&[(ZONE, "z3")]));
+    w.pods.push(follower("web-0", TARGET, ZONE));
+    w.pods.push(cache("cache-0", "10.0.1.12", WorkloadKind::Deployment));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_first_of_a_self_affine_group_finds_no_match_anywhere(|w: &mut SnapshotFile| {
+    let mut p = follower("cache-0", TARGET, HOST);
+    p.labels = testkit::labels(&[("app", "cache")]);
+    w.pods.push(p);
+}, &[])]
+fn pod_affinity(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[test]
+fn affinity_misfit_is_explained_like_the_scheduler() {
+    let mut w = world();
+    w.pods.push(follower("web-0", TARGET, HOST));
+    w.pods
+        .push(cache("cache-agent", TARGET, WorkloadKind::DaemonSet));
+    let f = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&f), ["headroom.unschedulable"]);
+    assert!(
+        f[0].message
+            .ends_with("0/3 nodes: 2 pod affinity, 1 being recycled"),
         "{}",
         f[0].message
     );

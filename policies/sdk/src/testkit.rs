@@ -76,6 +76,8 @@ pub fn pod(namespace: &str, name: &str, node_name: &str) -> Pod {
         required_node_affinity: Vec::new(),
         tolerations: Vec::new(),
         required_anti_affinity: Vec::new(),
+        required_affinity: None,
+        topology_spread: None,
         volumes: Vec::new(),
         termination_grace_seconds: 30,
     }

@@ -5,11 +5,13 @@
 //! A pass runs when the store changed, when a timer (image pull, grace period, add-back) is due,
 //! or every couple of seconds regardless; an idle 150,000-pod cluster costs nothing.
 
+mod affinity;
 mod disruption;
 mod kubelet;
 pub mod matching;
 mod node_lease;
 mod scheduler;
+mod spread;
 mod workloads;
 
 use std::collections::HashSet;

@@ -1,5 +1,6 @@
 //! The scheduler: binds pending pods to nodes, running the real scheduler's filters in its
-//! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, pod
+//! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, topology
+//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), pod
 //! anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
 //! cannot place. Scoring is simple: the least-allocated CPU wins, ties by name.
 
@@ -204,6 +205,8 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             .unwrap_or_default();
         let needs = volume_needs(store, &pod.namespace, &spec);
         let anti = anti_affinity_terms(&spec);
+        let spread = super::spread::prepare(pod, &spec, nodes, &on_node, &placed_here);
+        let affinity = super::affinity::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut resource_failures = 0usize;
         let mut best: Option<Choice<'_>> = None;
@@ -284,6 +287,17 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                         }
                     }
                 }
+            }
+            if let Some(reason) = super::spread::filter(&spread, node) {
+                fail(reason.into());
+                continue 'nodes;
+            }
+            if affinity
+                .as_ref()
+                .is_some_and(|a| !super::affinity::allows(a, node))
+            {
+                fail(super::affinity::REASON.into());
+                continue 'nodes;
             }
             for term in &anti {
                 let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();

@@ -266,6 +266,8 @@ pub fn pod(node: &str, namespace: &str, name: &str, owner: Option<(WorkloadKind,
         required_node_affinity: vec![],
         tolerations: vec![],
         required_anti_affinity: vec![],
+        required_affinity: None,
+        topology_spread: None,
         volumes: vec![],
         termination_grace_seconds: 30,
     }
