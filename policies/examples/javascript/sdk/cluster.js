@@ -79,6 +79,12 @@ function toSelector(s) {
   };
 }
 
+const toAffinityTerm = (t) => ({
+  selector: toSelector(t.selector),
+  namespaces: [...(t.namespaces ?? [])],
+  topologyKey: t.topology_key,
+});
+
 const toTaint = (t) => ({ key: t.key, value: t.value, effect: kebab(t.effect) });
 
 function toNode(n) {
@@ -119,11 +125,20 @@ function toPod(p) {
       value: opt(t.value),
       effect: opt(t.effect, kebab),
     })),
-    requiredAntiAffinity: (p.required_anti_affinity ?? []).map((t) => ({
-      selector: toSelector(t.selector),
-      namespaces: [...(t.namespaces ?? [])],
-      topologyKey: t.topology_key,
-    })),
+    requiredAntiAffinity: (p.required_anti_affinity ?? []).map(toAffinityTerm),
+    // Optional in the contract (absent from older snapshot files).
+    requiredAffinity: opt(p.required_affinity, (terms) => terms.map(toAffinityTerm)),
+    topologySpread: opt(p.topology_spread, (constraints) =>
+      constraints.map((c) => ({
+        maxSkew: c.max_skew,
+        topologyKey: c.topology_key,
+        whenUnsatisfiable: kebab(c.when_unsatisfiable),
+        selector: toSelector(c.selector),
+        minDomains: opt(c.min_domains),
+        nodeAffinityPolicy: kebab(c.node_affinity_policy ?? 'Honor'),
+        nodeTaintsPolicy: kebab(c.node_taints_policy ?? 'Ignore'),
+      })),
+    ),
     volumes: (p.volumes ?? []).map((v) => ({
       name: v.name,
       source: variant(v.source, {

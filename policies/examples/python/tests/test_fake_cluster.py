@@ -44,3 +44,26 @@ def test_reads_the_small_cluster_snapshot(small_cluster):
     assert pdb.min_available == IntOrPercent("Count", 2)
     assert small_cluster.node("10.0.1.14").node.labels["tke-recycle.io/protected"] == "licence-bound"
     assert small_cluster.node("10.0.1.11").requested.pods == 2
+
+
+def test_reads_spread_and_affinity_and_older_files_without_them():
+    import json
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "snapshots"
+
+    def fixture(name):
+        data = json.loads((fixtures / name).read_text())
+        return FakeCluster.from_snapshot(data.get("snapshot", data))
+
+    spread = fixture("zone-spread-drained-zone.deny.json")
+    constrained = [p for n in spread.nodes() for p in spread.pods_on_node(n.node.name) if p.topology_spread]
+    assert constrained, "the fixture's pods carry their spread constraints"
+    c = constrained[0].topology_spread[0]
+    assert (c.max_skew, c.topology_key, c.when_unsatisfiable) == (1, "topology.kubernetes.io/zone", "DoNotSchedule")
+    assert (c.node_affinity_policy, c.node_taints_policy) == ("Honor", "Ignore")
+    affinity = fixture("affinity-to-local-agent.deny.json")
+    terms = [t for n in affinity.nodes() for p in affinity.pods_on_node(n.node.name) for t in p.required_affinity]
+    assert terms and terms[0].topology_key == "kubernetes.io/hostname"
+    # An older file has neither field: both read as empty lists.
+    assert Pod("shop", "web-0").required_affinity == [] and Pod("shop", "web-0", topology_spread=None).topology_spread == []

@@ -30,6 +30,7 @@ from .model import (
     SnapshotInfo,
     Taint,
     Toleration,
+    TopologySpreadConstraint,
     Volume,
     VolumeSource,
     Workload,
@@ -118,6 +119,22 @@ def pod_from_json(d: Dict[str, Any]) -> Pod:
         required_anti_affinity=[
             PodAffinityTerm(_selector(t["selector"]), list(t.get("namespaces", [])), t["topology_key"])
             for t in d.get("required_anti_affinity", [])
+        ],
+        required_affinity=[
+            PodAffinityTerm(_selector(t["selector"]), list(t.get("namespaces", [])), t["topology_key"])
+            for t in d.get("required_affinity") or []
+        ],
+        topology_spread=[
+            TopologySpreadConstraint(
+                t["max_skew"],
+                t["topology_key"],
+                t["when_unsatisfiable"],
+                _selector(t["selector"]),
+                t.get("min_domains"),
+                t.get("node_affinity_policy", "Honor"),
+                t.get("node_taints_policy", "Ignore"),
+            )
+            for t in d.get("topology_spread") or []
         ],
         volumes=[_volume(v) for v in d.get("volumes", [])],
         termination_grace_seconds=d.get("termination_grace_seconds", 30),

@@ -83,6 +83,17 @@ class PodAffinityTerm:
 
 
 @dataclass
+class TopologySpreadConstraint:
+    max_skew: int
+    topology_key: str
+    when_unsatisfiable: str  # "DoNotSchedule" | "ScheduleAnyway"
+    selector: LabelSelector
+    min_domains: Optional[int] = None
+    node_affinity_policy: str = "Honor"  # "Honor" | "Ignore"
+    node_taints_policy: str = "Ignore"
+
+
+@dataclass
 class Claim:
     name: str
     storage_class: Optional[str]
@@ -131,8 +142,17 @@ class Pod:
     required_node_affinity: List[NodeSelectorTerm] = field(default_factory=list)
     tolerations: List[Toleration] = field(default_factory=list)
     required_anti_affinity: List[PodAffinityTerm] = field(default_factory=list)
+    # Optional in the contract (absent from older snapshot files); always a list here.
+    required_affinity: List[PodAffinityTerm] = field(default_factory=list)
+    topology_spread: List[TopologySpreadConstraint] = field(default_factory=list)
     volumes: List[Volume] = field(default_factory=list)
     termination_grace_seconds: int = 30
+
+    def __post_init__(self):
+        if self.required_affinity is None:
+            self.required_affinity = []
+        if self.topology_spread is None:
+            self.topology_spread = []
 
 
 @dataclass
