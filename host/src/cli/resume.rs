@@ -55,67 +55,107 @@ impl ResumeArgs {
                     )
                 })?,
         };
-        let journal = Journal::open(&backend, &run_id)
-            .await
-            .map_err(|e| UsageError(api_error::render(&e)))?;
-        let record = journal.run().clone();
-        drop(journal);
-        let mode = match record.mode.as_str() {
-            "drain" => RunMode::Drain,
-            _ => RunMode::Recycle,
-        };
-        let cloud = match mode {
-            RunMode::Recycle => Some(self.cloud.client()?),
-            _ => None,
-        };
-        let policies = &record.policies;
-        let pre = policies_from_record(&policies["pre"])?;
-        let post = policies_from_record(&policies["post"])?;
-        let runtime = std::sync::Arc::new(
-            self.engine
-                .runtime()
-                .context("cannot start the WebAssembly engine")?,
-        );
-        if let Some(p) = &self.runbook
-            && !p.is_file()
-        {
-            return Err(UsageError(format!("--runbook {}: no such file", p.display())).into());
-        }
-        let progress = Progress::new(self.output.format, &record.nodes);
-        let flag = |key: &str| {
-            record
-                .settings
-                .get(key)
-                .and_then(serde_json::Value::as_bool)
-                == Some(true)
-        };
-        let options = RunOptions {
-            policies_record: record.policies.clone(),
-            cluster_id: record.cluster_id.clone(),
-            resume: Some(run_id),
-            assume_yes: flag("assume_yes"),
-            allow_delete: flag("disable_eviction"),
-            kube_context: self.kube.context.clone(),
-            ..run_options(
-                mode,
-                record.nodes.clone(),
-                record.settings.clone(),
-                self.runbook
-                    .clone()
-                    .map_or(RunbookSource::Bundled, RunbookSource::File),
-                (pre, post),
-                backend,
-                &progress,
-            )
-        };
-        execute_prepared(PreparedRun {
+        resume_run(
             clients,
-            cloud,
-            runtime,
-            options,
-            progress,
-            journal_hint: self.journal.hint(),
-        })
+            backend,
+            run_id,
+            Resumer {
+                runbook: self.runbook.clone(),
+                output: &self.output,
+                cloud: &self.cloud,
+                engine: &self.engine,
+                kube_context: self.kube.context.clone(),
+                journal_hint: self.journal.hint(),
+            },
+        )
         .await
     }
+}
+
+/// What a resume takes from the command line besides the run: `resume`'s flags, or `run`'s
+/// when `run --run-key` finds its run unfinished.
+pub(super) struct Resumer<'a> {
+    /// `--runbook`.
+    pub runbook: Option<std::path::PathBuf>,
+    /// Output flags.
+    pub output: &'a OutputArgs,
+    /// Cloud credentials and endpoint.
+    pub cloud: &'a CloudArgs,
+    /// Engine flags.
+    pub engine: &'a EngineArgs,
+    /// `--context`, recorded for `status`.
+    pub kube_context: Option<String>,
+    /// The journal flags to repeat in a resume hint.
+    pub journal_hint: String,
+}
+
+/// Resume the journaled run `run_id` to its end; the exit code.
+pub(super) async fn resume_run(
+    clients: crate::k8s::client::Clients,
+    backend: crate::run::journal::JournalBackend,
+    run_id: String,
+    how: Resumer<'_>,
+) -> anyhow::Result<u8> {
+        let journal = Journal::open(&backend, &run_id)
+        .await
+        .map_err(|e| UsageError(api_error::render(&e)))?;
+    let record = journal.run().clone();
+    drop(journal);
+    let mode = match record.mode.as_str() {
+        "drain" => RunMode::Drain,
+        _ => RunMode::Recycle,
+    };
+    let cloud = match mode {
+        RunMode::Recycle => Some(how.cloud.client()?),
+        _ => None,
+    };
+    let policies = &record.policies;
+    let pre = policies_from_record(&policies["pre"])?;
+    let post = policies_from_record(&policies["post"])?;
+    let runtime = std::sync::Arc::new(
+        how.engine
+            .runtime()
+            .context("cannot start the WebAssembly engine")?,
+    );
+    if let Some(p) = &how.runbook
+        && !p.is_file()
+    {
+        return Err(UsageError(format!("--runbook {}: no such file", p.display())).into());
+    }
+    let progress = Progress::new(how.output.format, &record.nodes);
+    let flag = |key: &str| {
+        record
+            .settings
+            .get(key)
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+    };
+    let options = RunOptions {
+        policies_record: record.policies.clone(),
+        cluster_id: record.cluster_id.clone(),
+        resume: Some(run_id),
+        assume_yes: flag("assume_yes"),
+        allow_delete: flag("disable_eviction"),
+        kube_context: how.kube_context.clone(),
+        ..run_options(
+            mode,
+            record.nodes.clone(),
+            record.settings.clone(),
+            how.runbook
+                .clone()
+                .map_or(RunbookSource::Bundled, RunbookSource::File),
+            (pre, post),
+            backend,
+            &progress,
+        )
+    };
+    execute_prepared(PreparedRun {
+        clients,
+        cloud,
+        runtime,
+        options,
+        progress,
+        journal_hint: how.journal_hint,
+    })
+    .await
 }

@@ -212,6 +212,8 @@ pub(super) fn run_options(
         lock: LockOptions::default(),
         limits: Limits::runbook(),
         kube_context: None,
+        own_pod: crate::k8s::own_pod::OwnPod::from_env(),
+        run_key: None,
     }
 }
 
@@ -622,6 +624,7 @@ pub async fn execute_prepared(prepared: PreparedRun) -> anyhow::Result<u8> {
     signal.abort();
     let outcome: RunOutcome = outcome.map_err(|e| match e {
         runner::RunError::NotResumable(m) => usage(m),
+        e @ runner::RunError::OwnPodOnTarget { .. } => usage(e.to_string()),
         runner::RunError::Lock(l) => {
             anyhow::Error::new(l).context("another recycle is running on this cluster")
         }

@@ -11,6 +11,7 @@
 //! - [`live`]: the run's live view, kept current by watches; a refresh costs what changed.
 //! - [`drain`]: which pods a drain must evict, as kubectl decides it (pure).
 //! - [`node_ops`]: cordon, uncordon, labels and taints.
+//! - [`own_pod`]: the pod this process runs in (as a Job), which a run must never drain.
 //! - [`served`]: which PDB and eviction versions the cluster serves (Kubernetes 1.20 to 1.32).
 //! - [`wire`]: the lean wire form pods are read in, in bulk.
 
@@ -22,6 +23,7 @@ pub mod evict;
 pub mod lease;
 pub mod live;
 pub mod node_ops;
+pub mod own_pod;
 pub mod project;
 pub mod quantity;
 pub mod served;

@@ -92,6 +92,10 @@ pub struct RunOptions {
     pub limits: Limits,
     /// The kubeconfig context, recorded for `status`.
     pub kube_context: Option<String>,
+    /// The pod this process runs in (a Job): a run refuses the node it is on and never evicts it.
+    pub own_pod: Option<crate::k8s::own_pod::OwnPod>,
+    /// The run's key (`run --run-key`), recorded so that the same key resumes this run.
+    pub run_key: Option<String>,
 }
 
 /// How a run ended (a run that could not start is a [`RunError`]).
@@ -138,6 +142,17 @@ pub enum RunError {
     /// `resume` was asked for a run that cannot be resumed.
     #[error("{0}")]
     NotResumable(String),
+    /// The pod this process runs in is on one of the run's nodes: draining that node would
+    /// evict the run itself.
+    #[error(
+        "node {node} runs this tke-recycle's own pod {pod}; keep the Job off the nodes it recycles (deploy/job.yaml's node affinity)"
+    )]
+    OwnPodOnTarget {
+        /// The node.
+        node: String,
+        /// The pod, `namespace/name`.
+        pod: String,
+    },
 }
 
 impl RunOutcome {
@@ -263,6 +278,7 @@ pub async fn execute(
                 status: RunStatus::Running,
                 holder: crate::k8s::lease::default_identity(),
                 kube_context: opts.kube_context.clone(),
+                key: opts.run_key.clone(),
                 journal_writes: 0,
             };
             let backend = if dry_run {
@@ -460,6 +476,7 @@ async fn run_with_lock(
         },
         assume_yes: opts.assume_yes,
         allow_delete: opts.allow_delete,
+        own_pod: opts.own_pod.clone(),
         prompter: opts.prompter.clone(),
         events: sink,
         cancel: opts.cancel.clone(),
@@ -471,6 +488,23 @@ async fn run_with_lock(
         return Err(RunError::NotResumable(format!(
             "cannot read the cluster's current state: {e}"
         )));
+    }
+    // Checked on every start, resumes included: a rescheduled Job pod may land anywhere its
+    // affinity allows, and a wrong affinity must stop the run before the first cordon.
+    if let Some(own) = &opts.own_pod
+        && let Some(node) = record.nodes.iter().find(|n| {
+            ctx.live.pods_on_node(n).iter().any(|p| {
+                own.is(
+                    p.metadata.namespace.as_deref().unwrap_or_default(),
+                    p.metadata.name.as_deref().unwrap_or_default(),
+                )
+            })
+        })
+    {
+        return Err(RunError::OwnPodOnTarget {
+            node: node.clone(),
+            pod: own.to_string(),
+        });
     }
     ctx.emit(
         "",

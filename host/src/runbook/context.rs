@@ -125,6 +125,8 @@ pub struct RunContext {
     pub assume_yes: bool,
     /// `--disable-eviction`: the operator allowed deleting pods without the Eviction API.
     pub allow_delete: bool,
+    /// The pod this process runs in (a Job), which is never evicted or deleted.
+    pub own_pod: Option<crate::k8s::own_pod::OwnPod>,
     /// Asks the operator (a terminal); `None` when there is none.
     pub prompter: Option<Prompter>,
     /// Where events go.

@@ -196,33 +196,37 @@ impl Host for OperationsHost {
         self.ctx.step_begin("evict", &subject).await?;
         let client = self.ctx.kube.direct.clone();
         let version = self.ctx.eviction_version;
+        let own = self.ctx.own_pod.as_ref();
         // Every request at once, as kubectl does: one slow answer must not hold up the rest.
-        let answers =
-            host_time(
-                &self.clock,
-                futures::future::join_all(pods.iter().map(|p| {
-                    let client = client.clone();
-                    async move {
-                        evict::evict(&client, version, &p.namespace, &p.name, &p.uid, None).await
+        let outcomes: Vec<Result<EvictionOutcome, Error>> = host_time(
+            &self.clock,
+            futures::future::join_all(pods.iter().map(|p| {
+                let client = client.clone();
+                async move {
+                    // The pod this run lives in is never evicted, whatever the runbook asks.
+                    if let Some(own) = own.filter(|o| o.is(&p.namespace, &p.name)) {
+                        return Err(Error::Refused(own.refusal()));
                     }
-                })),
-            )
-            .await;
-        let outcomes: Vec<Result<EvictionOutcome, Error>> = answers
-            .into_iter()
-            .map(|a| match a {
-                Ok(EvictOutcome::Evicted) => Ok(EvictionOutcome::Evicted),
-                Ok(EvictOutcome::Blocked { pdb, message }) => {
-                    Ok(EvictionOutcome::BlockedByPdb(pdb.unwrap_or(message)))
+                    match evict::evict(&client, version, &p.namespace, &p.name, &p.uid, None)
+                        .await
+                    {
+                        Ok(EvictOutcome::Evicted) => Ok(EvictionOutcome::Evicted),
+                        Ok(EvictOutcome::Blocked { pdb, message }) => {
+                            Ok(EvictionOutcome::BlockedByPdb(pdb.unwrap_or(message)))
+                        }
+                        Ok(EvictOutcome::TooManyRequests { .. }) => Ok(EvictionOutcome::Throttled),
+                        Ok(EvictOutcome::MultiplePdbs { .. }) => Ok(EvictionOutcome::MultiplePdbs),
+                        Ok(EvictOutcome::Gone) => Ok(EvictionOutcome::Gone),
+                        Ok(EvictOutcome::Replaced) => Ok(EvictionOutcome::Replaced),
+                        Ok(EvictOutcome::NamespaceTerminating) => {
+                            Ok(EvictionOutcome::NamespaceTerminating)
+                        }
+                        Err(e) => Err(Error::Api(api_error::render(&e))),
+                    }
                 }
-                Ok(EvictOutcome::TooManyRequests { .. }) => Ok(EvictionOutcome::Throttled),
-                Ok(EvictOutcome::MultiplePdbs { .. }) => Ok(EvictionOutcome::MultiplePdbs),
-                Ok(EvictOutcome::Gone) => Ok(EvictionOutcome::Gone),
-                Ok(EvictOutcome::Replaced) => Ok(EvictionOutcome::Replaced),
-                Ok(EvictOutcome::NamespaceTerminating) => Ok(EvictionOutcome::NamespaceTerminating),
-                Err(e) => Err(Error::Api(api_error::render(&e))),
-            })
-            .collect();
+            })),
+        )
+        .await;
         let summary: Vec<String> = pods
             .iter()
             .zip(&outcomes)
@@ -250,6 +254,7 @@ impl Host for OperationsHost {
         let subject = format!("{} pods", pods.len());
         self.ctx.step_begin("delete-pods", &subject).await?;
         let client = self.ctx.kube.direct.clone();
+        let own = self.ctx.own_pod.as_ref();
         let answers = host_time(
             &self.clock,
             futures::future::join_all(pods.iter().map(|p| {
@@ -265,6 +270,9 @@ impl Host for OperationsHost {
                     ..Default::default()
                 };
                 async move {
+                    if let Some(own) = own.filter(|o| o.is(&p.namespace, &p.name)) {
+                        return Err(Error::Refused(own.refusal()));
+                    }
                     match api.delete(&p.name, &params).await {
                         Ok(_) => Ok(()),
                         // Gone, or replaced under the same name: the pod asked about is gone.

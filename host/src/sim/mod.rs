@@ -115,6 +115,7 @@ pub struct SimHandle {
     pub clock: Clock,
     store: Arc<Store>,
     kube_requests: Arc<std::sync::atomic::AtomicU64>,
+    audit: Arc<kube_api::audit::Audit>,
     tke: Arc<Mutex<TkeState>>,
     stop: Arc<AtomicBool>,
     controllers: Option<std::thread::JoinHandle<()>>,
@@ -292,9 +293,10 @@ impl Sim {
         })?;
 
         let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let audit = Arc::new(kube_api::audit::Audit::new(&creds.token));
         let kube = Arc::new(kube_api::KubeApi {
             store: store.clone(),
-            token: creds.token.clone(),
+            audit: audit.clone(),
             version: k8s,
             address: k8s_addr.to_string(),
             faults: scenario.faults.clone(),
@@ -335,6 +337,7 @@ impl Sim {
             clock,
             store,
             kube_requests: requests,
+            audit,
             tke,
             stop,
             controllers,
@@ -358,6 +361,18 @@ impl SimHandle {
     /// Requests the Kubernetes API has served so far (every path, every verb).
     pub fn kube_requests(&self) -> u64 {
         self.kube_requests.load(Ordering::Relaxed)
+    }
+
+    /// Accept `token` for `identity` (a service account, `system:serviceaccount:NS:NAME`) from
+    /// now on; its requests are recorded apart from the admin's.
+    pub fn add_identity(&self, identity: &str, token: &str) {
+        self.audit.add_identity(identity, token);
+    }
+
+    /// Every distinct resource request `identity` made so far, as RBAC names it
+    /// ([`kube_api::audit`]); [`kube_api::audit::ADMIN`] is the kubeconfig's user.
+    pub fn accesses(&self, identity: &str) -> std::collections::BTreeSet<kube_api::audit::Access> {
+        self.audit.accesses(identity)
     }
 
     /// Every TKE/CVM call received, in order.

@@ -248,6 +248,10 @@ pub struct RunRecord {
     /// The kubeconfig context, when one was chosen.
     #[serde(default)]
     pub kube_context: Option<String>,
+    /// The run's key (`run --run-key`, a Job's UID): a later `run` with the same key resumes
+    /// this run instead of starting another, so a rescheduled Job pod does not start over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Durable writes of this journal so far, this record's updates included.
     #[serde(default)]
     pub journal_writes: u64,
@@ -270,6 +274,7 @@ impl RunRecord {
             status: RunStatus::Running,
             holder,
             kube_context: None,
+            key: None,
             journal_writes: 0,
         }
     }

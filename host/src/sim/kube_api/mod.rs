@@ -1,4 +1,5 @@
-//! The Kubernetes API server of the practice cluster: bearer-token auth, discovery, and the
+//! The Kubernetes API server of the practice cluster: bearer-token auth (one identity per token,
+//! each identity's requests recorded: `audit`), discovery, and the
 //! resource verbs (get, list with selectors and paging, watch, create, update, patch, delete,
 //! eviction, binding) over the [`Store`](crate::sim::store::Store).
 //!
@@ -8,6 +9,7 @@
 //! (410 once it is gone), graceful pod deletion that only the kubelet finishes, and eviction
 //! under PodDisruptionBudgets. Controllers run elsewhere (`controllers`).
 
+pub mod audit;
 mod discovery;
 mod eviction;
 mod handlers;
@@ -50,8 +52,8 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 pub struct KubeApi {
     /// The objects.
     pub store: Arc<Store>,
-    /// Accepted bearer token.
-    pub token: String,
+    /// Accepted bearer tokens, their identities, and what each identity requested.
+    pub audit: Arc<audit::Audit>,
     /// The Kubernetes version played: `/version`, and which API versions are served.
     pub version: KubeVersion,
     /// `host:port` the server listens on (for `/api`).
@@ -210,15 +212,15 @@ fn ok_json(v: &serde_json::Value) -> Response {
 async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
     api.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let authorized = req
+    let identity = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == api.token);
-    if !authorized {
+        .and_then(|t| api.audit.identify(t.trim()));
+    let Some(identity) = identity else {
         return ApiError::unauthorized().into_response();
-    }
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = Query::parse(req.uri().query());
@@ -266,6 +268,21 @@ async fn handle(State(api): State<Arc<KubeApi>>, req: Request) -> Response {
         }
         Route::Resource(t) => t,
     };
+    if let Some(verb) = audit::verb(&method, &target, &query) {
+        let def = target.res.def();
+        api.audit.record(
+            &identity,
+            audit::Access {
+                verb: verb.to_owned(),
+                group: def.group.to_owned(),
+                resource: match &target.sub {
+                    Some(sub) => format!("{}/{sub}", def.plural),
+                    None => def.plural.to_owned(),
+                },
+                namespace: target.ns.clone(),
+            },
+        );
+    }
     let ratio = api.faults.api_server_5xx_rate;
     if ratio > 0.0 {
         let k = api
