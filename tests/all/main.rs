@@ -13,6 +13,7 @@ mod foreign_build;
 mod foreign_policies;
 mod headroom_agreement;
 mod hostile;
+mod in_cluster;
 mod journal;
 mod live;
 mod node_table;

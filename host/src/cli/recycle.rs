@@ -60,7 +60,11 @@ async fn go(
 /// removed from the cluster is not there to be found until the run adds it back.
 async fn resume_by_key(args: &RecycleArgs, key: &str) -> anyhow::Result<Option<u8>> {
     let common = &args.common;
-    let config = args.config.as_deref().map(RecycleConfig::load).transpose()?;
+    let config = args
+        .config
+        .as_deref()
+        .map(RecycleConfig::load)
+        .transpose()?;
     let clients = common.kube.clients().await?;
     let backend = common.journal.backend(Some(&clients), config.as_ref())?;
     let runs = Journal::list(&backend)

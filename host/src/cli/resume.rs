@@ -96,7 +96,7 @@ pub(super) async fn resume_run(
     run_id: String,
     how: Resumer<'_>,
 ) -> anyhow::Result<u8> {
-        let journal = Journal::open(&backend, &run_id)
+    let journal = Journal::open(&backend, &run_id)
         .await
         .map_err(|e| UsageError(api_error::render(&e)))?;
     let record = journal.run().clone();

@@ -207,8 +207,7 @@ impl Host for OperationsHost {
                     if let Some(own) = own.filter(|o| o.is(&p.namespace, &p.name)) {
                         return Err(Error::Refused(own.refusal()));
                     }
-                    match evict::evict(&client, version, &p.namespace, &p.name, &p.uid, None)
-                        .await
+                    match evict::evict(&client, version, &p.namespace, &p.name, &p.uid, None).await
                     {
                         Ok(EvictOutcome::Evicted) => Ok(EvictionOutcome::Evicted),
                         Ok(EvictOutcome::Blocked { pdb, message }) => {

@@ -152,11 +152,23 @@ mod tests {
             ("watch", Method::GET, None, &watch, Some("watch")),
             ("get", Method::GET, Some("p"), &plain, Some("get")),
             ("create", Method::POST, None, &plain, Some("create")),
-            ("eviction_is_create", Method::POST, Some("p"), &plain, Some("create")),
+            (
+                "eviction_is_create",
+                Method::POST,
+                Some("p"),
+                &plain,
+                Some("create"),
+            ),
             ("update", Method::PUT, Some("p"), &plain, Some("update")),
             ("patch", Method::PATCH, Some("p"), &plain, Some("patch")),
             ("delete", Method::DELETE, Some("p"), &plain, Some("delete")),
-            ("deletecollection", Method::DELETE, None, &plain, Some("deletecollection")),
+            (
+                "deletecollection",
+                Method::DELETE,
+                None,
+                &plain,
+                Some("deletecollection"),
+            ),
             ("options_is_none", Method::OPTIONS, None, &plain, None),
         ];
         for (case, method, name, query, want) in cases {
