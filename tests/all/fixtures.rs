@@ -109,6 +109,12 @@ fn every_fixture_yields_the_codes_it_is_named_for() {
             &["headroom.unschedulable"],
         ),
         (
+            "refused-by-staying-pod.deny.json",
+            "10.0.1.11",
+            &[],
+            &["headroom.unschedulable"],
+        ),
+        (
             "zone-spread-drained-zone.deny.json",
             "10.0.1.11",
             &[],

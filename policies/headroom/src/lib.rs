@@ -8,7 +8,8 @@
 //! many pods at once, is a warning.
 //!
 //! Queries: `nodes()` once, `pods-on-node` per target, one `nodes-with-pods-matching` per
-//! distinct anti-affinity term and one `pods-matching` per distinct hard topology spread
+//! distinct anti-affinity term, one `pods-with-anti-affinity-matching` per distinct namespace
+//! and label set of the evicted pods (the stayers that refuse them) and one `pods-matching` per distinct hard topology spread
 //! constraint; never a scan of every pod.
 
 pub mod affinity;
@@ -114,6 +115,39 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
                 m.shared.push(Rc::clone(domains));
             }
         }
+    }
+
+    // Required anti-affinity of the pods that stay, the other direction: a pod that stays refuses
+    // an evicted pod its terms select in the stayer's topology domain. One query per distinct
+    // namespace and label set (the pods of one workload share both).
+    let mut refusing: BTreeMap<String, Option<Rc<simulate::Domains>>> = BTreeMap::new();
+    for m in &mut moving {
+        let key = format!("{}|{:?}", m.pod.namespace, m.pod.labels);
+        let refused = refusing.entry(key).or_insert_with(|| {
+            let mut domains = simulate::Domains::new();
+            for holder in cluster.pods_with_anti_affinity_matching(&m.pod.namespace, &m.pod.labels)
+            {
+                let Some(i) = holder.node_name.as_deref().and_then(&find) else {
+                    continue;
+                };
+                // Pods the drain evicts move, and the simulation applies their terms where they
+                // land; a terminating pod's terms stop counting once it is gone.
+                let gone =
+                    targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&holder);
+                if gone || holder.terminating || pod_is_finished(&holder) {
+                    continue;
+                }
+                for term in &holder.required_anti_affinity {
+                    if simulate::term_selects(term, &holder.namespace, &m.pod)
+                        && let Some(value) = node_label(&nodes[i].node, &term.topology_key)
+                    {
+                        simulate::forbid(&mut domains, &term.topology_key, value);
+                    }
+                }
+            }
+            (!domains.is_empty()).then(|| Rc::new(domains))
+        });
+        m.refused = refused.clone();
     }
 
     // Hard topology spread: the matching pods per node that stay after the drain, one query per
@@ -230,6 +264,7 @@ fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
         Some(Misfit::SpreadMissingLabel) => "no remaining node carries the topology key of its spread constraint: label the nodes, or add a labelled node before recycling".to_owned(),
         Some(Misfit::Affinity) => "required pod affinity finds no pod it must run next to on the remaining nodes (it may have been on the drained node): recycle the pods it follows first, or make the affinity preferred".to_owned(),
         Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
+        Some(Misfit::ExistingAntiAffinity) => "pods on the remaining nodes refuse it by their required anti-affinity: add a node before recycling, or make their anti-affinity preferred".to_owned(),
         Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
         Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),
         _ => "add a schedulable node before recycling (every other node is cordoned or not ready)".to_owned(),

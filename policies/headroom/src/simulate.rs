@@ -7,13 +7,15 @@
 //! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
 //! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
 //! local PVs, topology spread constraints with `DoNotSchedule` ([`crate::spread`]), required pod
-//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms and, symmetrically, those of the pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
+//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms, those of
+//! the pods placed before it, and those of the pods that stay, which refuse it in their topology
+//! domain). Pods are placed in priority order (highest first, then namespace/name,
 //! since the snapshot has no creation times); each goes to the feasible node that stays least
 //! allocated in cpu and memory (the default `LeastAllocated` score, ranked before placement), ties
 //! to the lowest name.
 //!
-//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), host ports, and the anti-affinity terms of pods that stay where they are (the
-//! `cluster` interface has no query for them; see the README).
+//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), host
+//! ports, and the `namespaceSelector` of affinity terms.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +42,10 @@ pub struct Moving {
     pub shared: Vec<Rc<Domains>>,
     /// Domains added during the simulation by pods placed before this one.
     pub forbidden: Domains,
+    /// Domains where a pod that stays refuses this one by its own anti-affinity (the
+    /// scheduler's "existing pods anti-affinity rules"), shared between pods of one namespace
+    /// and label set.
+    pub refused: Option<Rc<Domains>>,
     /// Per hard topology spread constraint (in spec order): the matching pods per node before
     /// the drain, shared between the pods with the same constraint.
     pub spread_existing: Vec<Rc<NodeCounts>>,
@@ -60,6 +66,7 @@ impl Moving {
             pod,
             shared: Vec::new(),
             forbidden: BTreeMap::new(),
+            refused: None,
             spread_existing: Vec::new(),
             spread: Vec::new(),
             affinity: DomainCounts::new(),
@@ -102,6 +109,8 @@ pub enum Misfit {
     Affinity,
     /// Required pod anti-affinity forbids the node's topology domain.
     AntiAffinity,
+    /// A pod in the node's topology domain refuses this pod by its required anti-affinity.
+    ExistingAntiAffinity,
 }
 
 impl Misfit {
@@ -120,6 +129,7 @@ impl Misfit {
                 "topology spread constraints (missing required label)".into()
             }
             Self::AntiAffinity => "pod anti-affinity".into(),
+            Self::ExistingAntiAffinity => "existing pods anti-affinity".into(),
         }
     }
 }
@@ -443,6 +453,10 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
     };
     if hit(&m.forbidden) || m.shared.iter().any(|d| hit(d)) {
         out.push(Misfit::AntiAffinity);
+        return;
+    }
+    if m.refused.as_deref().is_some_and(hit) {
+        out.push(Misfit::ExistingAntiAffinity);
     }
 }
 

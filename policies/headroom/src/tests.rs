@@ -303,6 +303,7 @@ macro_rules! snapshot {
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
 #[case::zone_spread_drained_zone(snapshot!("zone-spread-drained-zone.deny.json"), &["headroom.unschedulable"])]
 #[case::affinity_to_local_agent(snapshot!("affinity-to-local-agent.deny.json"), &["headroom.unschedulable"])]
+#[case::refused_by_staying_pod(snapshot!("refused-by-staying-pod.deny.json"), &["headroom.unschedulable"])]
 #[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
@@ -399,6 +400,7 @@ fn codes_list_and_readme_match_what_the_code_emits() {
 #[case::gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), "ml/trainer-", "0/3 nodes: 2 insufficient nvidia.com/gpu, 1 being recycled, 1 insufficient cpu, 1 insufficient memory", "enough nvidia.com/gpu")]
 #[case::anti_affinity(snapshot!("anti-affinity-no-spare-node.deny.json"), "infra/zookeeper-0", "0/3 nodes: 2 pod anti-affinity, 1 being recycled", "make the anti-affinity preferred")]
 #[case::affinity(snapshot!("affinity-to-local-agent.deny.json"), "default/web-7d9f8b6c5-qx0", "0/3 nodes: 2 pod affinity, 1 being recycled", "make the affinity preferred")]
+#[case::refused(snapshot!("refused-by-staying-pod.deny.json"), "default/ingest-5c8d7f9b4-k2x1", "0/3 nodes: 1 being recycled, 1 pod anti-affinity, 1 existing pods anti-affinity", "make the anti-affinity preferred")]
 #[case::zone_spread(snapshot!("zone-spread-drained-zone.deny.json"), "default/web-", "0/3 nodes: 2 topology spread constraints, 1 being recycled", "nodeTaintsPolicy: Honor")]
 fn fixture_explanations(
     #[case] json: &str,
@@ -678,5 +680,90 @@ fn affinity_misfit_is_explained_like_the_scheduler() {
             .ends_with("0/3 nodes: 2 pod affinity, 1 being recycled"),
         "{}",
         f[0].message
+    );
+}
+
+/// A pod of `guard` that stays on `node` and refuses pods labelled `app=app` in its `key` domain.
+fn guard(name: &str, node: &str, key: &str) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, "guard"));
+    p.labels = testkit::labels(&[("app", "guard")]);
+    p.required_anti_affinity.push(PodAffinityTerm {
+        selector: testkit::selector(&[("app", "app")]),
+        namespaces: vec![],
+        topology_key: key.into(),
+    });
+    p
+}
+
+#[rstest]
+#[case::deny_when_a_pod_on_every_other_node_refuses_the_evicted_pod(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    w.pods.push(guard("guard-3", "10.0.1.13", HOST));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_one_remaining_node_has_no_refusing_pod(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+}, &[])]
+#[case::deny_when_zone_anti_affinity_of_a_stayer_covers_the_remaining_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z2", "z2"]);
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", ZONE));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_refusing_term_selects_in_another_namespace(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    for (name, node) in [("guard-2", "10.0.1.12"), ("guard-3", "10.0.1.13")] {
+        let mut g = guard(name, node, HOST);
+        g.required_anti_affinity[0].namespaces = vec!["other".into()];
+        w.pods.push(g);
+    }
+}, &[])]
+#[case::pass_when_the_refusing_pod_is_terminating(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    let mut g = guard("guard-3", "10.0.1.13", HOST);
+    g.terminating = true;
+    w.pods.push(g);
+}, &[])]
+#[case::pass_when_the_refusing_pod_stays_on_the_drained_node(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    w.pods.push(replica("app-1", TARGET));
+    let mut g = guard("guard-agent", TARGET, HOST);
+    g.owner = Some(testkit::owner(WorkloadKind::DaemonSet, "guard"));
+    w.pods.push(g);
+}, &[])]
+#[case::deny_second_pod_when_an_evicted_refusing_pod_lands_first(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    w.pods.push(guard("a-guard-1", TARGET, HOST));
+    w.pods.push(replica("z-app-1", TARGET));
+}, &["headroom.unschedulable"])]
+fn existing_anti_affinity(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[test]
+fn existing_anti_affinity_is_explained_like_the_scheduler() {
+    let mut w = world();
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    w.pods.push(guard("guard-3", "10.0.1.13", HOST));
+    let f = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&f), ["headroom.unschedulable"]);
+    assert!(
+        f[0].message
+            .ends_with("0/3 nodes: 2 existing pods anti-affinity, 1 being recycled"),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[0].remedy
+            .as_deref()
+            .is_some_and(|r| r.contains("make their anti-affinity preferred")),
+        "{:?}",
+        f[0].remedy
     );
 }

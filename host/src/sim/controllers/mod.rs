@@ -6,6 +6,7 @@
 //! or every couple of seconds regardless; an idle 150,000-pod cluster costs nothing.
 
 mod affinity;
+mod anti_affinity;
 mod disruption;
 mod kubelet;
 pub mod matching;

@@ -1,7 +1,7 @@
 //! The scheduler: binds pending pods to nodes, running the real scheduler's filters in its
 //! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, topology
-//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), pod
-//! anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
+//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), required
+//! pod anti-affinity both ways ([`super::anti_affinity`])) and writing its "0/N nodes are available: ..." message on pods it
 //! cannot place. Scoring is simple: the least-allocated CPU wins, ties by name.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,13 +13,10 @@ use super::matching::{NodeInfo, node_selector_matches, pod_matches_node, untoler
 use crate::sim::clock::Clock;
 use crate::sim::quantity::Resources;
 use crate::sim::resource::Res;
-use crate::sim::selector::LabelSelector;
 use crate::sim::store::{Object, Store};
 
 /// The best node so far: its score, the node, and the (claim, PV) bindings it needs.
 type Choice<'a> = (i64, &'a NodeInfo, Vec<(String, String)>);
-
-const HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// What a pod's PVCs require of a node.
 enum VolumeNeed {
@@ -138,18 +135,6 @@ fn named_nodes(spec: &Value) -> Option<Vec<String>> {
     (!terms.is_empty()).then_some(names)
 }
 
-fn anti_affinity_terms(spec: &Value) -> Vec<Value> {
-    spec.pointer("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter(|t| t.get("topologyKey").and_then(Value::as_str) == Some(HOSTNAME))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Schedule every pending pod once.
 pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
     let pending: Vec<&Arc<Object>> = pods
@@ -185,6 +170,8 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             on_node.entry(n).or_default().push(p);
         }
     }
+    let mut holders = super::anti_affinity::Holders::new(&on_node);
+    let by_name: HashMap<&str, &NodeInfo> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let pvs = store.list(Res::PersistentVolumes, None);
     let mut taken_pvs: Vec<String> = Vec::new();
     let mut placed_here: Vec<(String, Arc<Object>)> = Vec::new();
@@ -204,7 +191,7 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             .cloned()
             .unwrap_or_default();
         let needs = volume_needs(store, &pod.namespace, &spec);
-        let anti = anti_affinity_terms(&spec);
+        let anti = super::anti_affinity::prepare(pod, &by_name, &on_node, &placed_here, &holders);
         let spread = super::spread::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let affinity = super::affinity::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -299,18 +286,9 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                 fail(super::affinity::REASON.into());
                 continue 'nodes;
             }
-            for term in &anti {
-                let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();
-                let clash = on_node.get(node.name.as_str()).is_some_and(|here| {
-                    here.iter()
-                        .any(|o| o.uid != pod.uid && o.namespace == pod.namespace && sel.matches(o))
-                }) || placed_here.iter().any(|(n, o)| {
-                    *n == node.name && o.namespace == pod.namespace && sel.matches(o)
-                });
-                if clash {
-                    fail("node(s) didn't match pod anti-affinity rules".into());
-                    continue 'nodes;
-                }
+            if let Some(reason) = super::anti_affinity::filter(&anti, node) {
+                fail(reason.into());
+                continue 'nodes;
             }
             let score = if node.allocatable.cpu_m > 0 {
                 (u.cpu_m + facts.requests.cpu_m) * 1000 / node.allocatable.cpu_m
@@ -342,6 +320,7 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                     used.entry(node.name.clone())
                         .or_default()
                         .add(&facts.requests);
+                    holders.bound(&node.name, &obj);
                     placed_here.push((node.name.clone(), obj));
                 }
             }
