@@ -322,6 +322,7 @@ mod tests {
             required_anti_affinity: vec![],
             required_affinity: None,
             topology_spread: None,
+            preempts: None,
             volumes: vec![],
             termination_grace_seconds: 30,
         }

@@ -767,3 +767,85 @@ fn existing_anti_affinity_is_explained_like_the_scheduler() {
         f[0].remedy
     );
 }
+
+/// A pod of Deployment `workload` with `priority` requesting `cpu` millis.
+fn ranked(name: &str, node: &str, workload: &str, priority: i32, cpu: u64) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, workload));
+    p.labels = testkit::labels(&[("app", workload)]);
+    p.priority = priority;
+    p.requests.cpu_millis = cpu;
+    p
+}
+
+/// `critical` (priority 1000, 1500m) on the target; `.12` and `.13` each run a `low` pod
+/// (priority 0, 1000m), so only preemption makes room; `.14` keeps 1100m free behind a
+/// higher-priority pod, room for a victim but not for `critical`.
+fn contested(w: &mut SnapshotFile) {
+    w.nodes.push(testkit::node("10.0.1.14"));
+    w.pods
+        .push(ranked("critical-0", TARGET, "critical", 1000, 1500));
+    w.pods.push(ranked("low-a", "10.0.1.12", "low", 0, 1000));
+    w.pods.push(ranked("low-b", "10.0.1.13", "low", 0, 1000));
+    w.pods
+        .push(ranked("keeper-0", "10.0.1.14", "keeper", 2000, 800));
+}
+
+#[rstest]
+#[case::warn_when_evicted_pod_fits_only_by_preempting_a_lower_priority_pod(contested, &["headroom.preemption"])]
+#[case::deny_when_preemption_policy_is_never(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].preempts = Some(false);
+}, &["headroom.unschedulable"])]
+#[case::deny_when_only_pods_of_equal_priority_could_make_room(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].priority = 0;
+}, &["headroom.unschedulable"])]
+#[case::deny_the_victim_when_its_replacement_then_fits_nowhere(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[3].requests.cpu_millis = 1000;
+}, &["headroom.unschedulable", "headroom.preemption"])]
+#[case::deny_when_removing_every_lower_priority_pod_is_not_enough(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].requests.cpu_millis = 1950;
+}, &["headroom.unschedulable"])]
+#[case::pass_when_older_snapshot_has_no_preemption_policy_and_room_exists(|w: &mut SnapshotFile| {
+    w.pods.push(ranked("critical-0", TARGET, "critical", 1000, 500));
+}, &[])]
+fn preemption(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[rstest]
+#[case::lowest_highest_victim_priority(|w: &mut SnapshotFile| {
+    w.pods[1].priority = 500;
+}, "on node 10.0.1.13: default/low-b (priority 0)")]
+#[case::fewest_victims_when_priorities_tie(|w: &mut SnapshotFile| {
+    w.pods[1].requests.cpu_millis = 500;
+    w.pods.push(ranked("low-c", "10.0.1.12", "low", 0, 500));
+}, "on node 10.0.1.13: default/low-b (priority 0)")]
+#[case::lowest_name_when_all_else_ties(|_: &mut SnapshotFile| {}, "on node 10.0.1.12: default/low-a (priority 0)")]
+#[case::most_important_victim_is_given_back(|w: &mut SnapshotFile| {
+    // .12: a 400m priority-500 pod and a 600m priority-0 pod; removing the 600m one is enough.
+    w.pods[1].requests.cpu_millis = 600;
+    w.pods.push(ranked("mid-a", "10.0.1.12", "mid", 500, 400));
+    w.pods[2].priority = 900;
+}, "on node 10.0.1.12: default/low-a (priority 0);")]
+fn preemption_chooses_node_and_victims_like_default_preemption(
+    #[case] setup: fn(&mut SnapshotFile),
+    #[case] expected: &str,
+) {
+    let mut w = world();
+    contested(&mut w);
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    let f = findings
+        .iter()
+        .find(|f| f.code == "headroom.preemption")
+        .unwrap_or_else(|| panic!("a preemption: {findings:#?}"));
+    assert!(f.message.contains(expected), "{}", f.message);
+    assert_eq!(f.severity, Severity::Warn);
+}

@@ -11,6 +11,7 @@ mod disruption;
 mod kubelet;
 pub mod matching;
 mod node_lease;
+mod preemption;
 mod scheduler;
 mod spread;
 mod workloads;
