@@ -285,6 +285,69 @@ objects:
           containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
 "#;
 
+/// Priority and preemption. `.11` (4 CPU) is the only node with room for 1.5 CPU at the start:
+/// `keeper` (priority 2000, 0.9 CPU) goes first and leaves `.14` with 1.1 CPU free, then `low`
+/// (priority 0, 1.1 CPU, pool `b`: `.12`-`.14`) fills the emptier `.12` and `.13`.
+/// - `critical` (priority 1000, 1.5 CPU) fits nowhere after the drain, so it preempts `low` on
+///   `.12` (equal candidates, lowest name); `low`'s replacement goes to `.14`: placed.
+/// - `never` (priority 1000, 1.5 CPU, `preemptionPolicy: Never`): Pending.
+const PREEMPTION: &str = r#"
+name: headroom-agreement-preemption
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 2000m, memory: 8Gi, labels: {pool: b}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 2000m, memory: 8Gi, labels: {pool: b}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 2000m, memory: 8Gi, labels: {pool: b, keeper: "yes"}}
+objects:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: keeper, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: keeper}}
+      template:
+        metadata: {labels: {app: keeper}}
+        spec:
+          priority: 2000
+          nodeSelector: {keeper: "yes"}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 900m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: low, namespace: shop}
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: low}}
+      template:
+        metadata: {labels: {app: low}}
+        spec:
+          nodeSelector: {pool: b}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: critical, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: critical}}
+      template:
+        metadata: {labels: {app: critical}}
+        spec:
+          priority: 1000
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: never, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: never}}
+      template:
+        metadata: {labels: {app: never}}
+        spec:
+          priority: 1000
+          preemptionPolicy: Never
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+"#;
+
 const TARGET: &str = "10.0.7.11";
 
 fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
@@ -496,6 +559,16 @@ async fn anti_affinity_of_pods_that_stay() {
         scenario: ANTI_AFFINITY,
         target: TARGET,
         expected: &[("shop/Deployment/noisy", 1), ("shop/Deployment/zoned", 1)],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_and_preemption() {
+    agree(&Row {
+        scenario: PREEMPTION,
+        target: TARGET,
+        expected: &[("shop/Deployment/never", 1)],
     })
     .await;
 }

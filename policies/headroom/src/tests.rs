@@ -304,6 +304,7 @@ macro_rules! snapshot {
 #[case::zone_spread_drained_zone(snapshot!("zone-spread-drained-zone.deny.json"), &["headroom.unschedulable"])]
 #[case::affinity_to_local_agent(snapshot!("affinity-to-local-agent.deny.json"), &["headroom.unschedulable"])]
 #[case::refused_by_staying_pod(snapshot!("refused-by-staying-pod.deny.json"), &["headroom.unschedulable"])]
+#[case::preemption_leaves_batch_pending(snapshot!("preemption-leaves-batch-pending.deny.json"), &["headroom.unschedulable", "headroom.preemption"])]
 #[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
