@@ -99,8 +99,11 @@ pub fn select_victims(
     Some(victims)
 }
 
+/// The node-choice key of a candidate: highest victim priority, priority sum, victim count.
+pub type Rank = (i64, i64, usize);
+
 /// The node-choice key of a candidate's victims: lower is better.
-pub fn rank(victims: &[&Pod]) -> (i64, i64, usize) {
+pub fn rank(victims: &[&Pod]) -> Rank {
     let highest = victims
         .iter()
         .map(|p| i64::from(p.priority))

@@ -430,7 +430,7 @@ fn choose_preemption(
     removed: &BTreeSet<(String, String)>,
     env: &mut dyn Env,
 ) -> Option<(usize, Vec<Pod>)> {
-    let mut best: Option<((i64, i64, usize), usize, Vec<Pod>)> = None;
+    let mut best: Option<(crate::preempt::Rank, usize, Vec<Pod>)> = None;
     let mut found = 0;
     let mut misfits = Vec::new();
     for (n, node) in sim.iter().enumerate() {

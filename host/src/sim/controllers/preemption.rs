@@ -90,9 +90,12 @@ fn requests(pod: &Object) -> Resources {
         .unwrap_or_default()
 }
 
+/// Highest victim priority, priority sum (with offsets), victim count.
+pub type Rank = (i64, i64, usize);
+
 /// The node-choice key of a candidate: lower is better (pickOneNodeForPreemption without PDBs
 /// and start times).
-pub fn rank(victim_priorities: &[i32]) -> (i64, i64, usize) {
+pub fn rank(victim_priorities: &[i32]) -> Rank {
     let highest = victim_priorities
         .iter()
         .copied()

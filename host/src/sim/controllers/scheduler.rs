@@ -414,7 +414,7 @@ fn preempt(
     placed_here: &[(String, Arc<Object>)],
 ) -> bool {
     use super::preemption::{Resident, rank, select_victims};
-    let mut best: Option<((i64, i64, usize), &str, Vec<Arc<Object>>)> = None;
+    let mut best: Option<(super::preemption::Rank, &str, Vec<Arc<Object>>)> = None;
     for node in short_nodes {
         let residents: Vec<Resident> = on_node
             .get(node.name.as_str())
