@@ -109,6 +109,18 @@ fn every_fixture_yields_the_codes_it_is_named_for() {
             &["headroom.unschedulable"],
         ),
         (
+            "preemption-leaves-batch-pending.deny.json",
+            "10.0.1.11",
+            &[],
+            &["headroom.unschedulable", "headroom.preemption"],
+        ),
+        (
+            "refused-by-staying-pod.deny.json",
+            "10.0.1.11",
+            &[],
+            &["headroom.unschedulable"],
+        ),
+        (
             "zone-spread-drained-zone.deny.json",
             "10.0.1.11",
             &[],

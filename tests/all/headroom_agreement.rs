@@ -203,6 +203,151 @@ objects:
           containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
 "#;
 
+/// Required anti-affinity of the pods that stay (the other direction). Zones: `.11`/`.12` z1,
+/// `.13`/`.14` z2; `.12`-`.14` are `guard: "yes"`, `.12` is pool `b`, `.13` pool `g`.
+/// - `noisy`: the `infra/host-guard` DaemonSet pods on `.12`-`.14` refuse it on their hosts
+///   (a term naming the `shop` namespace), so it starts on `.11` and has nowhere to go: Pending.
+/// - `zoned` (node affinity `pool NotIn [b]`): `infra/zone-guard` on `.13` refuses it in all of
+///   z2, `.12` is pool `b`: Pending.
+/// - `calm`: selected by no guard: placed.
+const ANTI_AFFINITY: &str = r#"
+name: headroom-agreement-anti-affinity
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi, labels: {topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 4000m, memory: 8Gi, labels: {guard: "yes", pool: b, topology.kubernetes.io/zone: z1}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 4000m, memory: 8Gi, labels: {guard: "yes", pool: g, topology.kubernetes.io/zone: z2}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 4000m, memory: 8Gi, labels: {guard: "yes", topology.kubernetes.io/zone: z2}}
+objects:
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: host-guard, namespace: infra}
+    spec:
+      selector: {matchLabels: {app: host-guard}}
+      template:
+        metadata: {labels: {app: host-guard}}
+        spec:
+          nodeSelector: {guard: "yes"}
+          affinity:
+            podAntiAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: noisy}}, namespaces: [shop], topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/guard:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: zone-guard, namespace: infra}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: zone-guard}}
+      template:
+        metadata: {labels: {app: zone-guard}}
+        spec:
+          nodeSelector: {pool: g}
+          affinity:
+            podAntiAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: zoned}}, namespaces: [shop], topologyKey: topology.kubernetes.io/zone}
+          containers: [{name: c, image: example/guard:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: noisy, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: noisy}}
+      template:
+        metadata: {labels: {app: noisy}}
+        spec:
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: zoned, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: zoned}}
+      template:
+        metadata: {labels: {app: zoned}}
+        spec:
+          affinity:
+            nodeAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                nodeSelectorTerms:
+                  - matchExpressions: [{key: pool, operator: NotIn, values: [b]}]
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: calm, namespace: shop}
+    spec:
+      replicas: 4
+      selector: {matchLabels: {app: calm}}
+      template:
+        metadata: {labels: {app: calm}}
+        spec:
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
+/// Priority and preemption. `.11` (4 CPU) is the only node with room for 1.5 CPU at the start:
+/// `keeper` (priority 2000, 0.9 CPU) goes first and leaves `.14` with 1.1 CPU free, then `low`
+/// (priority 0, 1.1 CPU, pool `b`: `.12`-`.14`) fills the emptier `.12` and `.13`.
+/// - `critical` (priority 1000, 1.5 CPU) fits nowhere after the drain, so it preempts `low` on
+///   `.12` (equal candidates, lowest name); `low`'s replacement goes to `.14`: placed.
+/// - `never` (priority 1000, 1.5 CPU, `preemptionPolicy: Never`): Pending.
+const PREEMPTION: &str = r#"
+name: headroom-agreement-preemption
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 4000m, memory: 8Gi}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 2000m, memory: 8Gi, labels: {pool: b}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 2000m, memory: 8Gi, labels: {pool: b}}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 2000m, memory: 8Gi, labels: {pool: b, keeper: "yes"}}
+objects:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: keeper, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: keeper}}
+      template:
+        metadata: {labels: {app: keeper}}
+        spec:
+          priority: 2000
+          nodeSelector: {keeper: "yes"}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 900m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: low, namespace: shop}
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: low}}
+      template:
+        metadata: {labels: {app: low}}
+        spec:
+          nodeSelector: {pool: b}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: critical, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: critical}}
+      template:
+        metadata: {labels: {app: critical}}
+        spec:
+          priority: 1000
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: never, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: never}}
+      template:
+        metadata: {labels: {app: never}}
+        spec:
+          priority: 1000
+          preemptionPolicy: Never
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+"#;
+
 const TARGET: &str = "10.0.7.11";
 
 fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
@@ -404,6 +549,26 @@ async fn required_pod_affinity() {
         scenario: AFFINITY,
         target: TARGET,
         expected: &[("shop/Deployment/follow-agent", 1)],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anti_affinity_of_pods_that_stay() {
+    agree(&Row {
+        scenario: ANTI_AFFINITY,
+        target: TARGET,
+        expected: &[("shop/Deployment/noisy", 1), ("shop/Deployment/zoned", 1)],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_and_preemption() {
+    agree(&Row {
+        scenario: PREEMPTION,
+        target: TARGET,
+        expected: &[("shop/Deployment/never", 1)],
     })
     .await;
 }

@@ -4,8 +4,8 @@ use std::sync::{Arc, RwLock};
 
 use super::policy_world::tke::recycle::cluster::Host;
 use super::types::{
-    CoveringPdb, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod, SnapshotInfo, Workload,
-    WorkloadKind,
+    CoveringPdb, Label, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod, SnapshotInfo,
+    Workload, WorkloadKind,
 };
 use crate::snapshot::ClusterView;
 
@@ -75,6 +75,16 @@ impl Host for ClusterHost {
         Ok(self
             .current()
             .nodes_with_pods_matching(&namespaces, &selector))
+    }
+
+    async fn pods_with_anti_affinity_matching(
+        &mut self,
+        namespace: String,
+        labels: Vec<Label>,
+    ) -> wasmtime::Result<Vec<Pod>> {
+        Ok(self
+            .current()
+            .pods_with_anti_affinity_matching(&namespace, &labels))
     }
 
     async fn pdbs_covering(&mut self, pods: Vec<ObjectRef>) -> wasmtime::Result<Vec<CoveringPdb>> {

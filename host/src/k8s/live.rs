@@ -496,6 +496,7 @@ pub fn strip_pod(p: &mut Pod) {
         p.spec = Some(PodSpec {
             node_name: spec.node_name,
             priority: spec.priority,
+            preemption_policy: spec.preemption_policy,
             termination_grace_period_seconds: spec.termination_grace_period_seconds,
             node_selector: spec.node_selector,
             affinity,
@@ -654,7 +655,7 @@ mod tests {
         m["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "name": "web-7d9c5b", "uid": "o", "controller": true}]);
         from(json!({"metadata": m, "spec": {
-            "nodeName": "10.0.1.13", "priority": 100, "terminationGracePeriodSeconds": 7,
+            "nodeName": "10.0.1.13", "priority": 100, "preemptionPolicy": "Never", "terminationGracePeriodSeconds": 7,
             "serviceAccountName": "pg", "hostname": "pg-0",
             "nodeSelector": {"disk": "ssd"},
             "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute"}],

@@ -787,6 +787,7 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
         required_anti_affinity,
         required_affinity: Some(required_affinity),
         topology_spread: Some(topology_spread),
+        preempts: Some(spec.and_then(|s| s.preemption_policy.as_deref()) != Some("Never")),
         volumes,
         termination_grace_seconds: spec
             .and_then(|s| s.termination_grace_period_seconds)

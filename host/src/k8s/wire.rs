@@ -60,6 +60,7 @@ struct LeanSpec {
     node_name: Option<String>,
     node_selector: Option<BTreeMap<String, String>>,
     priority: Option<i32>,
+    preemption_policy: Option<String>,
     termination_grace_period_seconds: Option<i64>,
 }
 
@@ -209,6 +210,7 @@ impl From<LeanPod> for core::Pod {
                 node_name: s.node_name,
                 node_selector: s.node_selector,
                 priority: s.priority,
+                preemption_policy: s.preemption_policy,
                 termination_grace_period_seconds: s.termination_grace_period_seconds,
                 ..core::PodSpec::default()
             }),
@@ -251,7 +253,7 @@ mod tests {
                     "name": "web-abc", "uid": "r", "controller": true}],
                 "managedFields": [{"manager": "kubectl", "operation": "Apply",
                     "fieldsV1": {"f:spec": {}}}]},
-            "spec": {"nodeName": "10.0.1.11", "priority": 1000,
+            "spec": {"nodeName": "10.0.1.11", "priority": 1000, "preemptionPolicy": "Never",
                 "terminationGracePeriodSeconds": 45,
                 "nodeSelector": {"disk": "ssd"},
                 "resources": {"requests": {"cpu": "2"}},
@@ -350,6 +352,7 @@ mod tests {
         let p = project::pod(&Resolver::default(), &lean).expect("projects");
         assert!(p.mirror && p.terminating && p.ready);
         assert_eq!(p.priority, 1000);
+        assert_eq!(p.preempts, Some(false), "preemptionPolicy: Never");
         assert_eq!(p.termination_grace_seconds, 45);
         assert_eq!(p.volumes.len(), 4, "{:?}", p.volumes);
         assert_eq!(p.requests.cpu_millis, 2000, "pod-level cpu wins");

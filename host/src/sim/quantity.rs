@@ -118,6 +118,16 @@ impl Resources {
         }
     }
 
+    /// Take `other` out of `self` (a pod leaving a node).
+    pub fn sub(&mut self, other: &Resources) {
+        self.cpu_m -= other.cpu_m;
+        self.memory -= other.memory;
+        self.pods -= other.pods;
+        for (k, v) in &other.extended {
+            *self.extended.entry(k.clone()).or_insert(0) -= v;
+        }
+    }
+
     /// The resource names for which `self + req` would exceed `allocatable`, as the scheduler
     /// reports them ("cpu", "memory", "pods", extended names).
     pub fn insufficient(&self, req: &Resources, allocatable: &Resources) -> Vec<String> {

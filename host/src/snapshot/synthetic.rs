@@ -91,6 +91,7 @@ pub fn synthetic(nodes: usize, pods: usize) -> Snapshot {
                 required_anti_affinity: Vec::new(),
                 required_affinity: None,
                 topology_spread: None,
+                preempts: None,
                 volumes: Vec::new(),
                 termination_grace_seconds: 30,
                 namespace: ns.clone(),

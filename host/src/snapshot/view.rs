@@ -6,8 +6,8 @@ use super::Snapshot;
 use super::node_table::{self, NodeTableTooLarge};
 use super::selectors::label_selector_matches;
 use crate::bindings::types::{
-    CoveringPdb, ExtendedResource, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod, PodPhase,
-    Resources, SnapshotInfo, Workload, WorkloadKind,
+    CoveringPdb, ExtendedResource, Label, LabelSelector, NodeSummary, NodeTable, ObjectRef, Pod,
+    PodPhase, Resources, SnapshotInfo, Workload, WorkloadKind,
 };
 
 /// A snapshot plus the indexes that make each query proportional to its answer, not to the
@@ -23,6 +23,9 @@ pub struct ClusterView {
     pods_by_namespace: HashMap<String, Vec<u32>>,
     /// Requested totals per node index.
     requested: Vec<Resources>,
+    /// Bound, unfinished pods with required anti-affinity terms: few in any cluster, so the
+    /// "who refuses this pod" query scans them instead of every pod.
+    anti_affinity_holders: Vec<u32>,
     /// Every node summary in name order (so guests need not sort), encoded once for `nodes()`.
     node_table: Result<NodeTable, NodeTableTooLarge>,
 }
@@ -73,8 +76,15 @@ impl ClusterView {
         let mut pods_by_node = vec![Vec::new(); snapshot.nodes.len()];
         let mut requested = vec![empty_resources(); snapshot.nodes.len()];
         let mut pods_by_namespace: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut anti_affinity_holders = Vec::new();
         for (i, pod) in snapshot.pods.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 4 billion pods");
+            if !pod.required_anti_affinity.is_empty()
+                && pod.node_name.is_some()
+                && !is_finished(pod)
+            {
+                anti_affinity_holders.push(i);
+            }
             pods_by_namespace
                 .entry(pod.namespace.clone())
                 .or_default()
@@ -109,6 +119,7 @@ impl ClusterView {
             pods_by_node,
             pods_by_namespace,
             requested,
+            anti_affinity_holders,
             node_table,
         }
     }
@@ -192,6 +203,26 @@ impl ClusterView {
         nodes.sort();
         nodes.dedup();
         nodes
+    }
+
+    /// Bound, unfinished pods with a required anti-affinity term selecting a pod of `namespace`
+    /// with `labels` (a term without namespaces selects in its own pod's namespace).
+    pub fn pods_with_anti_affinity_matching(&self, namespace: &str, labels: &[Label]) -> Vec<Pod> {
+        self.anti_affinity_holders
+            .iter()
+            .map(|&i| self.pod(i))
+            .filter(|holder| {
+                holder.required_anti_affinity.iter().any(|t| {
+                    let in_scope = if t.namespaces.is_empty() {
+                        holder.namespace == namespace
+                    } else {
+                        t.namespaces.iter().any(|n| n == namespace)
+                    };
+                    in_scope && label_selector_matches(&t.selector, labels)
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// A pod by namespace and name.
@@ -291,6 +322,7 @@ mod tests {
             required_anti_affinity: vec![],
             required_affinity: None,
             topology_spread: None,
+            preempts: None,
             volumes: vec![],
             termination_grace_seconds: 30,
         }
@@ -383,6 +415,41 @@ mod tests {
         );
         assert!(
             v.nodes_with_pods_matching(&["default".into()], &selector("job"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn pods_with_anti_affinity_matching_finds_the_bound_pods_whose_terms_select_the_labels() {
+        let term = |namespaces: &[&str]| crate::bindings::types::PodAffinityTerm {
+            selector: selector("web"),
+            namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+            topology_key: "kubernetes.io/hostname".into(),
+        };
+        let mut loner = pod("loner", Some("10.0.0.1"), PodPhase::Running, "loner");
+        loner.required_anti_affinity.push(term(&[]));
+        let mut other_ns = pod("guard", Some("10.0.0.2"), PodPhase::Running, "guard");
+        other_ns.namespace = "ops".into();
+        other_ns.required_anti_affinity.push(term(&["default"]));
+        let mut done = pod("done", Some("10.0.0.2"), PodPhase::Succeeded, "done");
+        done.required_anti_affinity.push(term(&[]));
+        let mut unbound = pod("unbound", None, PodPhase::Pending, "unbound");
+        unbound.required_anti_affinity.push(term(&[]));
+        let v = ClusterView::new(Snapshot {
+            nodes: vec![node("10.0.0.1"), node("10.0.0.2")],
+            pods: vec![loner, other_ns, done, unbound],
+            ..Snapshot::default()
+        });
+        let web = selector("web").match_labels;
+        let names = |pods: Vec<Pod>| pods.into_iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(v.pods_with_anti_affinity_matching("default", &web)),
+            ["loner", "guard"]
+        );
+        // In `ops` only the term naming `ops` would select; none does.
+        assert!(v.pods_with_anti_affinity_matching("ops", &web).is_empty());
+        assert!(
+            v.pods_with_anti_affinity_matching("default", &selector("db").match_labels)
                 .is_empty()
         );
     }

@@ -8,10 +8,12 @@
 //! many pods at once, is a warning.
 //!
 //! Queries: `nodes()` once, `pods-on-node` per target, one `nodes-with-pods-matching` per
-//! distinct anti-affinity term and one `pods-matching` per distinct hard topology spread
+//! distinct anti-affinity term, one `pods-with-anti-affinity-matching` per distinct namespace
+//! and label set of the evicted pods (the stayers that refuse them) and one `pods-matching` per distinct hard topology spread
 //! constraint; never a scan of every pod.
 
 pub mod affinity;
+pub mod preempt;
 mod settings;
 pub mod simulate;
 pub mod spread;
@@ -25,8 +27,8 @@ use tke_recycle_policy_sdk::drain::{evicted_by_drain, is_replaced_after_eviction
 use tke_recycle_policy_sdk::quantity::{format_bytes, format_cpu};
 use tke_recycle_policy_sdk::selectors::pod_is_finished;
 use tke_recycle_policy_sdk::{
-    CheckRequest, Cluster, Finding, ModuleInfo, Pod, Policy, Severity, finding, object_ref,
-    pod_ref, unknown_node,
+    CheckRequest, Cluster, Finding, ModuleInfo, NodeSummary, Pod, Policy, Severity, finding,
+    object_ref, pod_ref, unknown_node,
 };
 
 pub use settings::CODES;
@@ -61,12 +63,8 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
     // Sorted by name (the host already answers in that order, so this is one pass), nodes are
     // found by binary search: no second index of 5,000 names to build.
     nodes.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-    let find = |name: &str| {
-        nodes
-            .binary_search_by(|s| s.node.name.as_str().cmp(name))
-            .ok()
-    };
     let targets: BTreeSet<&str> = request.targets.iter().map(String::as_str).collect();
+    let find = |name: &str| find_node(&nodes, name);
 
     let mut findings = Vec::new();
     let mut moving = Vec::new();
@@ -84,101 +82,21 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
         );
     }
 
-    // Required anti-affinity against pods that stay put: one query per distinct term. Pods on the
-    // targets do not count here; they move, and the simulation tracks where they land.
-    let mut seen: BTreeMap<String, Rc<simulate::Domains>> = BTreeMap::new();
+    let mut prep = Prep {
+        cluster,
+        nodes: &nodes,
+        targets: &targets,
+        seen: BTreeMap::new(),
+        refusing: BTreeMap::new(),
+        counted: BTreeMap::new(),
+        affine: BTreeMap::new(),
+        residents: BTreeMap::new(),
+    };
     for m in &mut moving {
-        for term in &m.pod.required_anti_affinity {
-            let namespaces = if term.namespaces.is_empty() {
-                vec![m.pod.namespace.clone()]
-            } else {
-                term.namespaces.clone()
-            };
-            let key = format!("{namespaces:?}{:?}{}", term.selector, term.topology_key);
-            let domains = seen.entry(key).or_insert_with(|| {
-                let mut domains = simulate::Domains::new();
-                for host in cluster.nodes_with_pods_matching(&namespaces, &term.selector) {
-                    if targets.contains(host.as_str()) {
-                        continue;
-                    }
-                    let Some(i) = find(&host) else {
-                        continue;
-                    };
-                    if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {
-                        simulate::forbid(&mut domains, &term.topology_key, value);
-                    }
-                }
-                Rc::new(domains)
-            });
-            if !domains.is_empty() {
-                m.shared.push(Rc::clone(domains));
-            }
-        }
+        simulate::Env::prepare(&mut prep, m);
     }
 
-    // Hard topology spread: the matching pods per node that stay after the drain, one query per
-    // distinct (namespace, selector).
-    let mut counted: BTreeMap<String, Rc<spread::NodeCounts>> = BTreeMap::new();
-    for m in &mut moving {
-        let mut existing = Vec::new();
-        for c in spread::hard_constraints(&m.pod) {
-            let key = format!("{}|{:?}", m.pod.namespace, c.selector);
-            let per_node = counted.entry(key).or_insert_with(|| {
-                let mut per_node = spread::NodeCounts::new();
-                for p in cluster.pods_matching(&m.pod.namespace, &c.selector) {
-                    let Some(node) = p.node_name.as_deref() else {
-                        continue;
-                    };
-                    // The drain deletes what it evicts from the targets; terminating and
-                    // finished pods are not counted by the scheduler either.
-                    let gone = targets.contains(node) && evicted_by_drain(&p);
-                    if gone || p.terminating || pod_is_finished(&p) {
-                        continue;
-                    }
-                    *per_node.entry(node.to_owned()).or_insert(0) += 1;
-                }
-                Rc::new(per_node)
-            });
-            existing.push(Rc::clone(per_node));
-        }
-        m.spread_existing = existing;
-    }
-
-    // Required pod affinity: where the pods that stay and match all of a pod's terms run, one
-    // `pods-matching` per namespace of the first term and distinct set of terms.
-    let mut affine: BTreeMap<String, affinity::DomainCounts> = BTreeMap::new();
-    for m in moving
-        .iter_mut()
-        .filter(|m| !affinity::terms(&m.pod).is_empty())
-    {
-        let key = format!("{}|{:?}", m.pod.namespace, affinity::terms(&m.pod));
-        let counts = affine.entry(key).or_insert_with(|| {
-            let first = &affinity::terms(&m.pod)[0];
-            let namespaces = if first.namespaces.is_empty() {
-                vec![m.pod.namespace.clone()]
-            } else {
-                first.namespaces.clone()
-            };
-            let mut counts = affinity::DomainCounts::new();
-            for ns in &namespaces {
-                for p in cluster.pods_matching(ns, &first.selector) {
-                    let Some(i) = p.node_name.as_deref().and_then(&find) else {
-                        continue;
-                    };
-                    let gone =
-                        targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&p);
-                    if gone || p.terminating || pod_is_finished(&p) {
-                        continue;
-                    }
-                    affinity::record(&m.pod, &mut counts, &p, &nodes[i].node);
-                }
-            }
-            counts
-        });
-        m.affinity = counts.clone();
-    }
-
-    let outcome = simulate::simulate(&nodes, &targets, moving);
+    let outcome = simulate::simulate(&nodes, &targets, moving, &mut prep);
     let cluster_name = cluster
         .info()
         .cluster_id
@@ -189,6 +107,162 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
     }
     settings.severity_overrides.apply(&mut findings);
     Ok(findings)
+}
+
+fn find_node(nodes: &[NodeSummary], name: &str) -> Option<usize> {
+    nodes
+        .binary_search_by(|s| s.node.name.as_str().cmp(name))
+        .ok()
+}
+
+/// What the simulation needs to know about the pods that stay, asked of the cluster once per
+/// distinct question and shared between the pods that ask it.
+struct Prep<'a> {
+    cluster: &'a dyn Cluster,
+    /// Sorted by name.
+    nodes: &'a [NodeSummary],
+    targets: &'a BTreeSet<&'a str>,
+    seen: BTreeMap<String, Rc<simulate::Domains>>,
+    refusing: BTreeMap<String, Option<Rc<simulate::Domains>>>,
+    counted: BTreeMap<String, Rc<spread::NodeCounts>>,
+    affine: BTreeMap<String, affinity::DomainCounts>,
+    residents: BTreeMap<String, Rc<Vec<Pod>>>,
+}
+
+impl simulate::Env for Prep<'_> {
+    fn residents(&mut self, node: &str) -> Rc<Vec<Pod>> {
+        let cluster = self.cluster;
+        Rc::clone(
+            self.residents
+                .entry(node.to_owned())
+                .or_insert_with(|| Rc::new(cluster.pods_on_node(node))),
+        )
+    }
+
+    fn prepare(&mut self, m: &mut Moving) {
+        let (cluster, nodes, targets) = (self.cluster, self.nodes, self.targets);
+        let find = |name: &str| find_node(nodes, name);
+        // Required anti-affinity against pods that stay put: one query per distinct term. Pods on the
+        // targets do not count here; they move, and the simulation tracks where they land.
+        {
+            for term in &m.pod.required_anti_affinity {
+                let namespaces = if term.namespaces.is_empty() {
+                    vec![m.pod.namespace.clone()]
+                } else {
+                    term.namespaces.clone()
+                };
+                let key = format!("{namespaces:?}{:?}{}", term.selector, term.topology_key);
+                let domains = self.seen.entry(key).or_insert_with(|| {
+                    let mut domains = simulate::Domains::new();
+                    for host in cluster.nodes_with_pods_matching(&namespaces, &term.selector) {
+                        if targets.contains(host.as_str()) {
+                            continue;
+                        }
+                        let Some(i) = find(&host) else {
+                            continue;
+                        };
+                        if let Some(value) = node_label(&nodes[i].node, &term.topology_key) {
+                            simulate::forbid(&mut domains, &term.topology_key, value);
+                        }
+                    }
+                    Rc::new(domains)
+                });
+                if !domains.is_empty() {
+                    m.shared.push(Rc::clone(domains));
+                }
+            }
+        }
+
+        // Required anti-affinity of the pods that stay, the other direction: a pod that stays refuses
+        // an evicted pod its terms select in the stayer's topology domain. One query per distinct
+        // namespace and label set (the pods of one workload share both).
+        {
+            let key = format!("{}|{:?}", m.pod.namespace, m.pod.labels);
+            let refused = self.refusing.entry(key).or_insert_with(|| {
+                let mut domains = simulate::Domains::new();
+                for holder in
+                    cluster.pods_with_anti_affinity_matching(&m.pod.namespace, &m.pod.labels)
+                {
+                    let Some(i) = holder.node_name.as_deref().and_then(&find) else {
+                        continue;
+                    };
+                    // Pods the drain evicts move, and the simulation applies their terms where they
+                    // land; a terminating pod's terms stop counting once it is gone.
+                    let gone =
+                        targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&holder);
+                    if gone || holder.terminating || pod_is_finished(&holder) {
+                        continue;
+                    }
+                    for term in &holder.required_anti_affinity {
+                        if simulate::term_selects(term, &holder.namespace, &m.pod)
+                            && let Some(value) = node_label(&nodes[i].node, &term.topology_key)
+                        {
+                            simulate::forbid(&mut domains, &term.topology_key, value);
+                        }
+                    }
+                }
+                (!domains.is_empty()).then(|| Rc::new(domains))
+            });
+            m.refused = refused.clone();
+        }
+
+        // Hard topology spread: the matching pods per node that stay after the drain, one query per
+        // distinct (namespace, selector).
+        {
+            let mut existing = Vec::new();
+            for c in spread::hard_constraints(&m.pod) {
+                let key = format!("{}|{:?}", m.pod.namespace, c.selector);
+                let per_node = self.counted.entry(key).or_insert_with(|| {
+                    let mut per_node = spread::NodeCounts::new();
+                    for p in cluster.pods_matching(&m.pod.namespace, &c.selector) {
+                        let Some(node) = p.node_name.as_deref() else {
+                            continue;
+                        };
+                        // The drain deletes what it evicts from the targets; terminating and
+                        // finished pods are not counted by the scheduler either.
+                        let gone = targets.contains(node) && evicted_by_drain(&p);
+                        if gone || p.terminating || pod_is_finished(&p) {
+                            continue;
+                        }
+                        *per_node.entry(node.to_owned()).or_insert(0) += 1;
+                    }
+                    Rc::new(per_node)
+                });
+                existing.push(Rc::clone(per_node));
+            }
+            m.spread_existing = existing;
+        }
+
+        // Required pod affinity: where the pods that stay and match all of a pod's terms run, one
+        // `pods-matching` per namespace of the first term and distinct set of terms.
+        if !affinity::terms(&m.pod).is_empty() {
+            let key = format!("{}|{:?}", m.pod.namespace, affinity::terms(&m.pod));
+            let counts = self.affine.entry(key).or_insert_with(|| {
+                let first = &affinity::terms(&m.pod)[0];
+                let namespaces = if first.namespaces.is_empty() {
+                    vec![m.pod.namespace.clone()]
+                } else {
+                    first.namespaces.clone()
+                };
+                let mut counts = affinity::DomainCounts::new();
+                for ns in &namespaces {
+                    for p in cluster.pods_matching(ns, &first.selector) {
+                        let Some(i) = p.node_name.as_deref().and_then(&find) else {
+                            continue;
+                        };
+                        let gone =
+                            targets.contains(nodes[i].node.name.as_str()) && evicted_by_drain(&p);
+                        if gone || p.terminating || pod_is_finished(&p) {
+                            continue;
+                        }
+                        affinity::record(&m.pod, &mut counts, &p, &nodes[i].node);
+                    }
+                }
+                counts
+            });
+            m.affinity = counts.clone();
+        }
+    }
 }
 
 /// Pods whose replacement the scheduler must place: evicted by the drain, not already
@@ -230,6 +304,7 @@ fn remedy_for(reasons: &[(Misfit, u32)]) -> String {
         Some(Misfit::SpreadMissingLabel) => "no remaining node carries the topology key of its spread constraint: label the nodes, or add a labelled node before recycling".to_owned(),
         Some(Misfit::Affinity) => "required pod affinity finds no pod it must run next to on the remaining nodes (it may have been on the drained node): recycle the pods it follows first, or make the affinity preferred".to_owned(),
         Some(Misfit::AntiAffinity) => "required pod anti-affinity leaves no node for it: add a node before recycling, or make the anti-affinity preferred".to_owned(),
+        Some(Misfit::ExistingAntiAffinity) => "pods on the remaining nodes refuse it by their required anti-affinity: add a node before recycling, or make their anti-affinity preferred".to_owned(),
         Some(Misfit::Insufficient(r)) => format!("add capacity before recycling (scale the node pool up by one node with enough {r}), or lower the pod's requests"),
         Some(Misfit::Taint(_) | Misfit::NodeAffinity) => "no other node matches its tolerations/nodeSelector/affinity: add a node of that pool before recycling, or widen them".to_owned(),
         _ => "add a schedulable node before recycling (every other node is cordoned or not ready)".to_owned(),
@@ -306,6 +381,28 @@ pub fn findings_for(outcome: &Outcome, settings: &Settings, cluster_name: &str) 
                     u.summary
                 ))
                 .remedy(remedy)
+                .build(),
+        );
+    }
+
+    for p in &outcome.preemptions {
+        let victims: Vec<String> = p
+            .victims
+            .iter()
+            .map(|v| format!("{}/{} (priority {})", v.namespace, v.name, v.priority))
+            .collect();
+        findings.push(
+            finding("headroom.preemption", Severity::Warn, pod_ref(&p.pod))
+                .message(format!(
+                    "pod {}/{} (priority {}) fits only by preempting {} lower-priority pod(s) on node {}: {}; the scheduler deletes them (PDBs do not stop it) and their replacements must find room elsewhere",
+                    p.pod.namespace,
+                    p.pod.name,
+                    p.pod.priority,
+                    victims.len(),
+                    p.node,
+                    victims.join(", ")
+                ))
+                .remedy("add capacity before recycling so nothing is preempted, or accept that the lower-priority pods restart (a headroom.unschedulable finding names any that then fit nowhere)")
                 .build(),
         );
     }

@@ -6,6 +6,7 @@ use tke_recycle_policy_sdk::{SeverityOverrides, parse_settings};
 /// The codes this policy emits.
 pub const CODES: &[&str] = &[
     "headroom.unschedulable",
+    "headroom.preemption",
     "headroom.allocation-high",
     "headroom.image-pull-burst",
     "headroom.unknown-node",

@@ -7,13 +7,16 @@
 //! NoExecute, nodeSelector and required node affinity, resource fit (cpu, memory, ephemeral
 //! storage, pod slots and extended resources such as `nvidia.com/gpu`), volume node affinity of
 //! local PVs, topology spread constraints with `DoNotSchedule` ([`crate::spread`]), required pod
-//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms and, symmetrically, those of the pods placed before it). Pods are placed in priority order (highest first, then namespace/name,
+//! affinity ([`crate::affinity`]), and required pod anti-affinity (the pod's own terms, those of
+//! the pods placed before it, and those of the pods that stay, which refuse it in their topology
+//! domain). Pods are placed in priority order (highest first, then namespace/name,
 //! since the snapshot has no creation times); each goes to the feasible node that stays least
 //! allocated in cpu and memory (the default `LeastAllocated` score, ranked before placement), ties
 //! to the lowest name.
 //!
-//! Deliberately not modelled: preemption (a high-priority pod could evict lower ones), host ports, and the anti-affinity terms of pods that stay where they are (the
-//! `cluster` interface has no query for them; see the README).
+//! A pod that fits nowhere and may preempt is placed where the DefaultPreemption plugin would
+//! put it ([`crate::preempt`]), its victims leave that node and their replacements join the
+//! queue. Deliberately not modelled: host ports, and the `namespaceSelector` of affinity terms.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +26,7 @@ use crate::affinity::{self, DomainCounts};
 use crate::spread::{self, Counted, NodeCounts, NodeView, SpreadMisfit};
 use tke_recycle_policy_sdk::quantity::extended;
 use tke_recycle_policy_sdk::selectors::{
-    label_selector_matches, pod_node_affinity_allows, tolerates, untolerated_taint,
+    label_selector_matches, pod_is_finished, pod_node_affinity_allows, tolerates, untolerated_taint,
 };
 use tke_recycle_policy_sdk::{
     Node, NodeSummary, Pod, PodAffinityTerm, Resources, Taint, TaintEffect, VolumeSource,
@@ -40,6 +43,10 @@ pub struct Moving {
     pub shared: Vec<Rc<Domains>>,
     /// Domains added during the simulation by pods placed before this one.
     pub forbidden: Domains,
+    /// Domains where a pod that stays refuses this one by its own anti-affinity (the
+    /// scheduler's "existing pods anti-affinity rules"), shared between pods of one namespace
+    /// and label set.
+    pub refused: Option<Rc<Domains>>,
     /// Per hard topology spread constraint (in spec order): the matching pods per node before
     /// the drain, shared between the pods with the same constraint.
     pub spread_existing: Vec<Rc<NodeCounts>>,
@@ -60,6 +67,7 @@ impl Moving {
             pod,
             shared: Vec::new(),
             forbidden: BTreeMap::new(),
+            refused: None,
             spread_existing: Vec::new(),
             spread: Vec::new(),
             affinity: DomainCounts::new(),
@@ -102,6 +110,8 @@ pub enum Misfit {
     Affinity,
     /// Required pod anti-affinity forbids the node's topology domain.
     AntiAffinity,
+    /// A pod in the node's topology domain refuses this pod by its required anti-affinity.
+    ExistingAntiAffinity,
 }
 
 impl Misfit {
@@ -120,6 +130,7 @@ impl Misfit {
                 "topology spread constraints (missing required label)".into()
             }
             Self::AntiAffinity => "pod anti-affinity".into(),
+            Self::ExistingAntiAffinity => "existing pods anti-affinity".into(),
         }
     }
 }
@@ -134,6 +145,27 @@ pub struct Unplaced {
     pub summary: String,
     /// The reasons with their node counts, most frequent first.
     pub reasons: Vec<(Misfit, u32)>,
+}
+
+/// An evicted pod that fits only by preempting lower-priority pods that stay.
+#[derive(Debug, Clone)]
+pub struct Preemption {
+    /// The preemptor.
+    pub pod: Pod,
+    /// The node the scheduler would choose.
+    pub node: String,
+    /// The pods it would delete there, most important first.
+    pub victims: Vec<Pod>,
+}
+
+/// What the simulation asks of the cluster beyond its arguments: the pods that stay on a node
+/// (preemption victims) and the constraint context of a victim's replacement, prepared as the
+/// evicted pods' was.
+pub trait Env {
+    /// The pods bound to a node in the snapshot.
+    fn residents(&mut self, node: &str) -> Rc<Vec<Pod>>;
+    /// Fill a pod's anti-affinity, spread and affinity context from the pods that stay.
+    fn prepare(&mut self, m: &mut Moving);
 }
 
 /// Requested and allocatable totals over the nodes that stay schedulable, after placement.
@@ -160,6 +192,8 @@ pub struct Outcome {
     pub unplaced: Vec<Unplaced>,
     /// How many evicted pods land on each node.
     pub incoming: BTreeMap<String, u32>,
+    /// Pods placed only by preempting others, in placement order.
+    pub preemptions: Vec<Preemption>,
     /// Allocation of the schedulable nodes afterwards.
     pub allocation: Allocation,
 }
@@ -175,6 +209,7 @@ pub fn simulate(
     nodes: &[NodeSummary],
     targets: &BTreeSet<&str>,
     mut moving: Vec<Moving>,
+    env: &mut dyn Env,
 ) -> Outcome {
     let mut sim: Vec<SimNode<'_>> = nodes
         .iter()
@@ -247,7 +282,13 @@ pub fn simulate(
     let mut static_ok: BTreeMap<String, Vec<bool>> = BTreeMap::new();
     let mut outcome = Outcome::default();
     let mut misfits = Vec::new();
-    for i in 0..moving.len() {
+    // Residents a preemption already removed, by namespace/name.
+    let mut removed: BTreeSet<(String, String)> = BTreeSet::new();
+    let wanted = crate::preempt::wanted_candidates(sim.len());
+    let mut next = 0;
+    while next < moving.len() {
+        let i = next;
+        next += 1;
         let (done, rest) = moving.split_at_mut(i + 1);
         let current = &done[i];
         let shape = shape_of(&current.pod);
@@ -280,13 +321,40 @@ pub fn simulate(
             check(current, &sim[n], &mut misfits);
             misfits.is_empty()
         });
-        let Some(n) = chosen else {
-            let unplaced = explain(current, &sim, total);
-            if cacheable {
-                failed_shapes.insert(shape, (unplaced.summary.clone(), unplaced.reasons.clone()));
+        let mut victims = Vec::new();
+        let n = match chosen {
+            Some(n) => n,
+            None => {
+                let preemption = (current.pod.preempts != Some(false))
+                    .then(|| choose_preemption(current, &sim, allowed, wanted, &removed, env))
+                    .flatten();
+                let Some((n, chosen_victims)) = preemption else {
+                    let unplaced = explain(current, &sim, total);
+                    if cacheable {
+                        failed_shapes
+                            .insert(shape, (unplaced.summary.clone(), unplaced.reasons.clone()));
+                    }
+                    outcome.unplaced.push(unplaced);
+                    continue;
+                };
+                // Room grew on that node: an earlier failure of the same shape is no longer final.
+                failed_shapes.clear();
+                let node = &mut sim[n];
+                order.remove(&(
+                    Reverse(free_score(&node.requested, &node.node.allocatable)),
+                    n,
+                ));
+                for v in &chosen_victims {
+                    crate::preempt::release(&mut node.requested, &v.requests);
+                    removed.insert((v.namespace.clone(), v.name.clone()));
+                }
+                order.insert((
+                    Reverse(free_score(&node.requested, &node.node.allocatable)),
+                    n,
+                ));
+                victims = chosen_victims;
+                n
             }
-            outcome.unplaced.push(unplaced);
-            continue;
         };
         let node = &mut sim[n];
         order.remove(&(
@@ -313,6 +381,31 @@ pub fn simulate(
         outcome
             .placed
             .push((current.pod.clone(), node.node.name.clone()));
+        if victims.is_empty() {
+            continue;
+        }
+        outcome.preemptions.push(Preemption {
+            pod: current.pod.clone(),
+            node: node.node.name.clone(),
+            victims: victims.clone(),
+        });
+        // The victims' controllers re-create them; the replacements join the queue at their
+        // priority (lower than the preemptor's), behind the pods of equal priority.
+        for victim in victims
+            .into_iter()
+            .filter(tke_recycle_policy_sdk::drain::is_replaced_after_eviction)
+        {
+            let mut m = Moving::new(victim);
+            env.prepare(&mut m);
+            if spread::hard_constraints(&m.pod).next().is_some() {
+                m.spread = spread::count(&m.pod, &views, &m.spread_existing);
+            }
+            let at = moving[next..]
+                .iter()
+                .position(|o| o.pod.priority < m.pod.priority)
+                .map_or(moving.len(), |p| next + p);
+            moving.insert(at, m);
+        }
     }
 
     for node in sim.iter().filter(|n| n.gate.is_none()) {
@@ -324,6 +417,70 @@ pub fn simulate(
         a.memory_allocatable += node.node.allocatable.memory_bytes;
     }
     outcome
+}
+
+/// DefaultPreemption's choice for a pod that fits nowhere ([`crate::preempt`]): the node and
+/// the victims, or None when no node the pod fails only for resources has enough lower-priority
+/// pods to make room (or the pod would still fail another filter there).
+fn choose_preemption(
+    m: &Moving,
+    sim: &[SimNode<'_>],
+    allowed: &[bool],
+    wanted: usize,
+    removed: &BTreeSet<(String, String)>,
+    env: &mut dyn Env,
+) -> Option<(usize, Vec<Pod>)> {
+    let mut best: Option<(crate::preempt::Rank, usize, Vec<Pod>)> = None;
+    let mut found = 0;
+    let mut misfits = Vec::new();
+    for (n, node) in sim.iter().enumerate() {
+        if found >= wanted {
+            break;
+        }
+        if !allowed[n] {
+            continue;
+        }
+        misfits.clear();
+        check(m, node, &mut misfits);
+        if misfits.is_empty() || !misfits.iter().all(|f| matches!(f, Misfit::Insufficient(_))) {
+            continue;
+        }
+        let pods = env.residents(&node.node.name);
+        let residents: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| !p.terminating && !pod_is_finished(p))
+            .filter(|p| !removed.contains(&(p.namespace.clone(), p.name.clone())))
+            .collect();
+        let Some(victims) = crate::preempt::select_victims(
+            &m.pod,
+            &node.requested,
+            &node.node.allocatable,
+            &residents,
+        ) else {
+            continue;
+        };
+        // With the victims gone, the other filters must pass too.
+        let mut without = SimNode {
+            node: node.node,
+            requested: node.requested.clone(),
+            gate: node.gate.clone(),
+        };
+        for &v in &victims {
+            crate::preempt::release(&mut without.requested, &residents[v].requests);
+        }
+        misfits.clear();
+        check(m, &without, &mut misfits);
+        if !misfits.is_empty() {
+            continue;
+        }
+        found += 1;
+        let chosen: Vec<&Pod> = victims.iter().map(|&v| residents[v]).collect();
+        let key = crate::preempt::rank(&chosen);
+        if best.as_ref().is_none_or(|(k, _, _)| key < *k) {
+            best = Some((key, n, chosen.into_iter().cloned().collect()));
+        }
+    }
+    best.map(|(_, n, victims)| (n, victims))
 }
 
 /// Whether the node is open to the pod at all. A cordoned node carries the taint
@@ -443,6 +600,10 @@ fn check(m: &Moving, node: &SimNode<'_>, out: &mut Vec<Misfit>) {
     };
     if hit(&m.forbidden) || m.shared.iter().any(|d| hit(d)) {
         out.push(Misfit::AntiAffinity);
+        return;
+    }
+    if m.refused.as_deref().is_some_and(hit) {
+        out.push(Misfit::ExistingAntiAffinity);
     }
 }
 

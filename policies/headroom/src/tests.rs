@@ -303,6 +303,8 @@ macro_rules! snapshot {
 #[case::anti_affinity_no_spare_node(snapshot!("anti-affinity-no-spare-node.deny.json"), &["headroom.unschedulable"])]
 #[case::zone_spread_drained_zone(snapshot!("zone-spread-drained-zone.deny.json"), &["headroom.unschedulable"])]
 #[case::affinity_to_local_agent(snapshot!("affinity-to-local-agent.deny.json"), &["headroom.unschedulable"])]
+#[case::refused_by_staying_pod(snapshot!("refused-by-staying-pod.deny.json"), &["headroom.unschedulable"])]
+#[case::preemption_leaves_batch_pending(snapshot!("preemption-leaves-batch-pending.deny.json"), &["headroom.unschedulable", "headroom.preemption"])]
 #[case::pdb_budget_exceeded_by_node(snapshot!("pdb-budget-exceeded-by-node.warn.json"), &[])]
 fn fixtures(#[case] json: &str, #[case] expected: &[&str]) {
     let findings = fixture(json, TARGET);
@@ -399,6 +401,7 @@ fn codes_list_and_readme_match_what_the_code_emits() {
 #[case::gpu(snapshot!("gpu-pod-no-free-gpu.deny.json"), "ml/trainer-", "0/3 nodes: 2 insufficient nvidia.com/gpu, 1 being recycled, 1 insufficient cpu, 1 insufficient memory", "enough nvidia.com/gpu")]
 #[case::anti_affinity(snapshot!("anti-affinity-no-spare-node.deny.json"), "infra/zookeeper-0", "0/3 nodes: 2 pod anti-affinity, 1 being recycled", "make the anti-affinity preferred")]
 #[case::affinity(snapshot!("affinity-to-local-agent.deny.json"), "default/web-7d9f8b6c5-qx0", "0/3 nodes: 2 pod affinity, 1 being recycled", "make the affinity preferred")]
+#[case::refused(snapshot!("refused-by-staying-pod.deny.json"), "default/ingest-5c8d7f9b4-k2x1", "0/3 nodes: 1 being recycled, 1 pod anti-affinity, 1 existing pods anti-affinity", "make the anti-affinity preferred")]
 #[case::zone_spread(snapshot!("zone-spread-drained-zone.deny.json"), "default/web-", "0/3 nodes: 2 topology spread constraints, 1 being recycled", "nodeTaintsPolicy: Honor")]
 fn fixture_explanations(
     #[case] json: &str,
@@ -679,4 +682,171 @@ fn affinity_misfit_is_explained_like_the_scheduler() {
         "{}",
         f[0].message
     );
+}
+
+/// A pod of `guard` that stays on `node` and refuses pods labelled `app=app` in its `key` domain.
+fn guard(name: &str, node: &str, key: &str) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, "guard"));
+    p.labels = testkit::labels(&[("app", "guard")]);
+    p.required_anti_affinity.push(PodAffinityTerm {
+        selector: testkit::selector(&[("app", "app")]),
+        namespaces: vec![],
+        topology_key: key.into(),
+    });
+    p
+}
+
+#[rstest]
+#[case::deny_when_a_pod_on_every_other_node_refuses_the_evicted_pod(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    w.pods.push(guard("guard-3", "10.0.1.13", HOST));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_one_remaining_node_has_no_refusing_pod(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+}, &[])]
+#[case::deny_when_zone_anti_affinity_of_a_stayer_covers_the_remaining_zone(|w: &mut SnapshotFile| {
+    zones(w, &["z1", "z2", "z2"]);
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", ZONE));
+}, &["headroom.unschedulable"])]
+#[case::pass_when_the_refusing_term_selects_in_another_namespace(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    for (name, node) in [("guard-2", "10.0.1.12"), ("guard-3", "10.0.1.13")] {
+        let mut g = guard(name, node, HOST);
+        g.required_anti_affinity[0].namespaces = vec!["other".into()];
+        w.pods.push(g);
+    }
+}, &[])]
+#[case::pass_when_the_refusing_pod_is_terminating(|w: &mut SnapshotFile| {
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    let mut g = guard("guard-3", "10.0.1.13", HOST);
+    g.terminating = true;
+    w.pods.push(g);
+}, &[])]
+#[case::pass_when_the_refusing_pod_stays_on_the_drained_node(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    w.pods.push(replica("app-1", TARGET));
+    let mut g = guard("guard-agent", TARGET, HOST);
+    g.owner = Some(testkit::owner(WorkloadKind::DaemonSet, "guard"));
+    w.pods.push(g);
+}, &[])]
+#[case::deny_second_pod_when_an_evicted_refusing_pod_lands_first(|w: &mut SnapshotFile| {
+    w.nodes.truncate(2);
+    w.pods.push(guard("a-guard-1", TARGET, HOST));
+    w.pods.push(replica("z-app-1", TARGET));
+}, &["headroom.unschedulable"])]
+fn existing_anti_affinity(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[test]
+fn existing_anti_affinity_is_explained_like_the_scheduler() {
+    let mut w = world();
+    w.pods.push(replica("app-1", TARGET));
+    w.pods.push(guard("guard-2", "10.0.1.12", HOST));
+    w.pods.push(guard("guard-3", "10.0.1.13", HOST));
+    let f = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&f), ["headroom.unschedulable"]);
+    assert!(
+        f[0].message
+            .ends_with("0/3 nodes: 2 existing pods anti-affinity, 1 being recycled"),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[0].remedy
+            .as_deref()
+            .is_some_and(|r| r.contains("make their anti-affinity preferred")),
+        "{:?}",
+        f[0].remedy
+    );
+}
+
+/// A pod of Deployment `workload` with `priority` requesting `cpu` millis.
+fn ranked(name: &str, node: &str, workload: &str, priority: i32, cpu: u64) -> Pod {
+    let mut p = testkit::pod("default", name, node);
+    p.owner = Some(testkit::owner(WorkloadKind::Deployment, workload));
+    p.labels = testkit::labels(&[("app", workload)]);
+    p.priority = priority;
+    p.requests.cpu_millis = cpu;
+    p
+}
+
+/// `critical` (priority 1000, 1500m) on the target; `.12` and `.13` each run a `low` pod
+/// (priority 0, 1000m), so only preemption makes room; `.14` keeps 1100m free behind a
+/// higher-priority pod, room for a victim but not for `critical`.
+fn contested(w: &mut SnapshotFile) {
+    w.nodes.push(testkit::node("10.0.1.14"));
+    w.pods
+        .push(ranked("critical-0", TARGET, "critical", 1000, 1500));
+    w.pods.push(ranked("low-a", "10.0.1.12", "low", 0, 1000));
+    w.pods.push(ranked("low-b", "10.0.1.13", "low", 0, 1000));
+    w.pods
+        .push(ranked("keeper-0", "10.0.1.14", "keeper", 2000, 800));
+}
+
+#[rstest]
+#[case::warn_when_evicted_pod_fits_only_by_preempting_a_lower_priority_pod(contested, &["headroom.preemption"])]
+#[case::deny_when_preemption_policy_is_never(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].preempts = Some(false);
+}, &["headroom.unschedulable"])]
+#[case::deny_when_only_pods_of_equal_priority_could_make_room(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].priority = 0;
+}, &["headroom.unschedulable"])]
+#[case::deny_the_victim_when_its_replacement_then_fits_nowhere(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[3].requests.cpu_millis = 1000;
+}, &["headroom.unschedulable", "headroom.preemption"])]
+#[case::deny_when_removing_every_lower_priority_pod_is_not_enough(|w: &mut SnapshotFile| {
+    contested(w);
+    w.pods[0].requests.cpu_millis = 1950;
+}, &["headroom.unschedulable"])]
+#[case::pass_when_older_snapshot_has_no_preemption_policy_and_room_exists(|w: &mut SnapshotFile| {
+    w.pods.push(ranked("critical-0", TARGET, "critical", 1000, 500));
+}, &[])]
+fn preemption(#[case] setup: fn(&mut SnapshotFile), #[case] expected: &[&str]) {
+    let mut w = world();
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    assert_eq!(codes(&findings), expected, "{findings:#?}");
+}
+
+#[rstest]
+#[case::lowest_highest_victim_priority(|w: &mut SnapshotFile| {
+    w.pods[1].priority = 500;
+}, "on node 10.0.1.13: default/low-b (priority 0)")]
+#[case::fewest_victims_when_priorities_tie(|w: &mut SnapshotFile| {
+    w.pods[1].requests.cpu_millis = 500;
+    w.pods.push(ranked("low-c", "10.0.1.12", "low", 0, 500));
+}, "on node 10.0.1.13: default/low-b (priority 0)")]
+#[case::lowest_name_when_all_else_ties(|_: &mut SnapshotFile| {}, "on node 10.0.1.12: default/low-a (priority 0)")]
+#[case::most_important_victim_is_given_back(|w: &mut SnapshotFile| {
+    // .12: a 400m priority-500 pod and a 600m priority-0 pod; removing the 600m one is enough.
+    w.pods[1].requests.cpu_millis = 600;
+    w.pods.push(ranked("mid-a", "10.0.1.12", "mid", 500, 400));
+    w.pods[2].priority = 900;
+}, "on node 10.0.1.12: default/low-a (priority 0);")]
+fn preemption_chooses_node_and_victims_like_default_preemption(
+    #[case] setup: fn(&mut SnapshotFile),
+    #[case] expected: &str,
+) {
+    let mut w = world();
+    contested(&mut w);
+    setup(&mut w);
+    let findings = run(w, &[TARGET], "{}");
+    let f = findings
+        .iter()
+        .find(|f| f.code == "headroom.preemption")
+        .unwrap_or_else(|| panic!("a preemption: {findings:#?}"));
+    assert!(f.message.contains(expected), "{}", f.message);
+    assert_eq!(f.severity, Severity::Warn);
 }

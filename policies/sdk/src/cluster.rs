@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::selectors::{label_selector_matches, pod_is_finished};
 use crate::{
-    CoveringPdb, LabelSelector, Node, NodeSummary, ObjectRef, Pdb, Pod, Resources, SnapshotInfo,
-    Workload, WorkloadKind,
+    CoveringPdb, Label, LabelSelector, Node, NodeSummary, ObjectRef, Pdb, Pod, Resources,
+    SnapshotInfo, Workload, WorkloadKind,
 };
 
 /// The queries of the `cluster` interface. Object safe, so decision code takes `&dyn Cluster`.
@@ -29,6 +29,9 @@ pub trait Cluster {
         namespaces: &[String],
         selector: &LabelSelector,
     ) -> Vec<String>;
+    /// Bound, unfinished pods with a required anti-affinity term that selects a pod of
+    /// `namespace` with `labels`: the pods that refuse such a pod in their topology domain.
+    fn pods_with_anti_affinity_matching(&self, namespace: &str, labels: &[Label]) -> Vec<Pod>;
     /// PDBs covering any of the pods, each with the pods it covers.
     fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb>;
     /// One workload.
@@ -65,6 +68,9 @@ impl Cluster for HostCluster {
         selector: &LabelSelector,
     ) -> Vec<String> {
         crate::bindings::tke::recycle::cluster::nodes_with_pods_matching(namespaces, selector)
+    }
+    fn pods_with_anti_affinity_matching(&self, namespace: &str, labels: &[Label]) -> Vec<Pod> {
+        crate::bindings::tke::recycle::cluster::pods_with_anti_affinity_matching(namespace, labels)
     }
     fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb> {
         crate::bindings::tke::recycle::cluster::pdbs_covering(pods)
@@ -241,6 +247,25 @@ impl Cluster for MemoryCluster {
         nodes.sort_unstable();
         nodes.dedup();
         nodes.into_iter().map(str::to_owned).collect()
+    }
+
+    fn pods_with_anti_affinity_matching(&self, namespace: &str, labels: &[Label]) -> Vec<Pod> {
+        self.snapshot
+            .pods
+            .iter()
+            .filter(|p| p.node_name.is_some() && !pod_is_finished(p))
+            .filter(|holder| {
+                holder.required_anti_affinity.iter().any(|t| {
+                    let in_scope = if t.namespaces.is_empty() {
+                        holder.namespace == namespace
+                    } else {
+                        t.namespaces.iter().any(|n| n == namespace)
+                    };
+                    in_scope && label_selector_matches(&t.selector, labels)
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     fn pdbs_covering(&self, pods: &[ObjectRef]) -> Vec<CoveringPdb> {

@@ -78,6 +78,7 @@ pub fn pod(namespace: &str, name: &str, node_name: &str) -> Pod {
         required_anti_affinity: Vec::new(),
         required_affinity: None,
         topology_spread: None,
+        preempts: None,
         volumes: Vec::new(),
         termination_grace_seconds: 30,
     }

@@ -6,10 +6,12 @@
 //! or every couple of seconds regardless; an idle 150,000-pod cluster costs nothing.
 
 mod affinity;
+mod anti_affinity;
 mod disruption;
 mod kubelet;
 pub mod matching;
 mod node_lease;
+mod preemption;
 mod scheduler;
 mod spread;
 mod workloads;

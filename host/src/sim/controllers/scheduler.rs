@@ -1,7 +1,7 @@
 //! The scheduler: binds pending pods to nodes, running the real scheduler's filters in its
 //! order (unschedulable, taints, node affinity/selector, resources, volume node affinity, topology
-//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), pod
-//! anti-affinity on hostname) and writing its "0/N nodes are available: ..." message on pods it
+//! spread constraints ([`super::spread`]), required pod affinity ([`super::affinity`]), required
+//! pod anti-affinity both ways ([`super::anti_affinity`])) and writing its "0/N nodes are available: ..." message on pods it
 //! cannot place. Scoring is simple: the least-allocated CPU wins, ties by name.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,13 +13,10 @@ use super::matching::{NodeInfo, node_selector_matches, pod_matches_node, untoler
 use crate::sim::clock::Clock;
 use crate::sim::quantity::Resources;
 use crate::sim::resource::Res;
-use crate::sim::selector::LabelSelector;
 use crate::sim::store::{Object, Store};
 
 /// The best node so far: its score, the node, and the (claim, PV) bindings it needs.
 type Choice<'a> = (i64, &'a NodeInfo, Vec<(String, String)>);
-
-const HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// What a pod's PVCs require of a node.
 enum VolumeNeed {
@@ -138,31 +135,22 @@ fn named_nodes(spec: &Value) -> Option<Vec<String>> {
     (!terms.is_empty()).then_some(names)
 }
 
-fn anti_affinity_terms(spec: &Value) -> Vec<Value> {
-    spec.pointer("/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter(|t| t.get("topologyKey").and_then(Value::as_str) == Some(HOSTNAME))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Schedule every pending pod once.
 pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
-    let pending: Vec<&Arc<Object>> = pods
+    let mut pending: Vec<(i32, &Arc<Object>)> = pods
         .iter()
         .filter(|p| {
             p.pod
                 .as_ref()
                 .is_some_and(|f| f.node_name.is_none() && !f.deleting && &*f.phase == "Pending")
         })
+        .map(|p| (super::preemption::priority(&p.value()), p))
         .collect();
     if pending.is_empty() {
         return;
     }
+    // The scheduling queue pops the highest priority first (stable: the store's order after).
+    pending.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
     let mut used: HashMap<&str, Resources> = HashMap::new();
     for p in pods {
         if let Some(f) = &p.pod
@@ -185,10 +173,12 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             on_node.entry(n).or_default().push(p);
         }
     }
+    let mut holders = super::anti_affinity::Holders::new(&on_node);
+    let by_name: HashMap<&str, &NodeInfo> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let pvs = store.list(Res::PersistentVolumes, None);
     let mut taken_pvs: Vec<String> = Vec::new();
     let mut placed_here: Vec<(String, Arc<Object>)> = Vec::new();
-    for pod in pending {
+    for (priority, pod) in pending {
         let v = pod.value();
         if v.pointer("/spec/schedulerName")
             .and_then(Value::as_str)
@@ -204,11 +194,12 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             .cloned()
             .unwrap_or_default();
         let needs = volume_needs(store, &pod.namespace, &spec);
-        let anti = anti_affinity_terms(&spec);
+        let anti = super::anti_affinity::prepare(pod, &by_name, &on_node, &placed_here, &holders);
         let spread = super::spread::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let affinity = super::affinity::prepare(pod, &spec, nodes, &on_node, &placed_here);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut resource_failures = 0usize;
+        let mut short_nodes: Vec<&NodeInfo> = Vec::new();
         let mut best: Option<Choice<'_>> = None;
         // As the real scheduler's NodeAffinity PreFilter: a pod that names its nodes (a
         // DaemonSet pod is pinned with `matchFields metadata.name In [node]`) is filtered on
@@ -255,6 +246,7 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             let short = u.insufficient(&facts.requests, &node.allocatable);
             if !short.is_empty() {
                 resource_failures += 1;
+                short_nodes.push(node);
                 for r in short {
                     fail(if r == "pods" {
                         "Too many pods".into()
@@ -299,18 +291,9 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                 fail(super::affinity::REASON.into());
                 continue 'nodes;
             }
-            for term in &anti {
-                let sel = LabelSelector::from_object(term.get("labelSelector")).unwrap_or_default();
-                let clash = on_node.get(node.name.as_str()).is_some_and(|here| {
-                    here.iter()
-                        .any(|o| o.uid != pod.uid && o.namespace == pod.namespace && sel.matches(o))
-                }) || placed_here.iter().any(|(n, o)| {
-                    *n == node.name && o.namespace == pod.namespace && sel.matches(o)
-                });
-                if clash {
-                    fail("node(s) didn't match pod anti-affinity rules".into());
-                    continue 'nodes;
-                }
+            if let Some(reason) = super::anti_affinity::filter(&anti, node) {
+                fail(reason.into());
+                continue 'nodes;
             }
             let score = if node.allocatable.cpu_m > 0 {
                 (u.cpu_m + facts.requests.cpu_m) * 1000 / node.allocatable.cpu_m
@@ -342,9 +325,23 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
                     used.entry(node.name.clone())
                         .or_default()
                         .add(&facts.requests);
+                    holders.bound(&node.name, &obj);
                     placed_here.push((node.name.clone(), obj));
                 }
             }
+            None if resource_failures > 0
+                && super::preemption::may_preempt(&v)
+                && !waits_for_victims(&v, priority, pods)
+                && preempt(
+                    store,
+                    pod,
+                    &facts.requests,
+                    priority,
+                    &short_nodes,
+                    &used,
+                    &mut on_node,
+                    &placed_here,
+                ) => {}
             None => {
                 let n = nodes.len();
                 let mut hist: Vec<String> =
@@ -381,6 +378,112 @@ pub fn schedule(store: &Store, nodes: &[NodeInfo], pods: &[Arc<Object>]) {
             }
         }
     }
+}
+
+/// Whether the pod was nominated to a node where lower-priority pods are still terminating:
+/// it waits for them rather than preempting again (the real PodEligibleToPreemptOthers).
+fn waits_for_victims(pod: &Value, priority: i32, pods: &[Arc<Object>]) -> bool {
+    let Some(nominated) = pod
+        .pointer("/status/nominatedNodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    else {
+        return false;
+    };
+    pods.iter().any(|p| {
+        p.pod.as_ref().is_some_and(|f| {
+            f.deleting
+                && f.node_name.as_deref() == Some(nominated)
+                && super::preemption::priority(&p.value()) < priority
+        })
+    })
+}
+
+/// DefaultPreemption for a pod that fit nowhere on resources ([`super::preemption`]): choose
+/// the node and victims, delete the victims gracefully, nominate the pod. False when no node
+/// has enough lower-priority pods to make room.
+#[allow(clippy::too_many_arguments)]
+fn preempt(
+    store: &Store,
+    pod: &Object,
+    request: &Resources,
+    priority: i32,
+    short_nodes: &[&NodeInfo],
+    used: &HashMap<String, Resources>,
+    on_node: &mut HashMap<&str, Vec<&Arc<Object>>>,
+    placed_here: &[(String, Arc<Object>)],
+) -> bool {
+    use super::preemption::{Resident, rank, select_victims};
+    let mut best: Option<(super::preemption::Rank, &str, Vec<Arc<Object>>)> = None;
+    for node in short_nodes {
+        let residents: Vec<Resident> = on_node
+            .get(node.name.as_str())
+            .into_iter()
+            .flatten()
+            .map(|p| Arc::clone(p))
+            .chain(
+                placed_here
+                    .iter()
+                    .filter(|(n, _)| *n == node.name)
+                    .map(|(_, p)| Arc::clone(p)),
+            )
+            .filter(|p| {
+                p.pod
+                    .as_ref()
+                    .is_some_and(|f| !matches!(&*f.phase, "Succeeded" | "Failed"))
+            })
+            .map(|p| Resident {
+                priority: super::preemption::priority(&p.value()),
+                pod: p,
+            })
+            .collect();
+        let used_here = used.get(&node.name).cloned().unwrap_or_default();
+        let Some(victims) =
+            select_victims(request, priority, &node.allocatable, &used_here, &residents)
+        else {
+            continue;
+        };
+        let key = rank(
+            &victims
+                .iter()
+                .map(|&i| residents[i].priority)
+                .collect::<Vec<_>>(),
+        );
+        let better = best
+            .as_ref()
+            .is_none_or(|(k, name, _)| (key, node.name.as_str()) < (*k, *name));
+        if better {
+            let victims = victims
+                .iter()
+                .map(|&i| Arc::clone(&residents[i].pod))
+                .collect();
+            best = Some((key, node.name.as_str(), victims));
+        }
+    }
+    let Some((_, node, victims)) = best else {
+        return false;
+    };
+    for v in &victims {
+        let grace = v.pod.as_ref().map_or(30, |f| f.grace);
+        let _ = store.mark_deleting(Res::Pods, &v.namespace, &v.name, grace);
+    }
+    if let Some(here) = on_node.get_mut(node) {
+        here.retain(|p| !victims.iter().any(|v| v.uid == p.uid));
+    }
+    let message = format!(
+        "preempting {} lower-priority pod(s) on node {node}",
+        victims.len()
+    );
+    let _ = store.update_with(Res::Pods, &pod.namespace, &pod.name, |p| {
+        p["status"]["nominatedNodeName"] = json!(node);
+        set_condition(
+            p,
+            json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": message, "lastTransitionTime": Clock::wall_rfc3339()}),
+        );
+        Ok(())
+    });
+    true
 }
 
 /// Replace or add a condition by type.

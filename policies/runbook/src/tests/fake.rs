@@ -268,6 +268,7 @@ pub fn pod(node: &str, namespace: &str, name: &str, owner: Option<(WorkloadKind,
         required_anti_affinity: vec![],
         required_affinity: None,
         topology_spread: None,
+        preempts: None,
         volumes: vec![],
         termination_grace_seconds: 30,
     }
