@@ -33,6 +33,7 @@ export function clusterView(queries) {
     podsOnNode: (node) => queries.podsOnNode(node),
     podsMatching: (namespace, selector) => queries.podsMatching(namespace, selector),
     nodesWithPodsMatching: (namespaces, selector) => queries.nodesWithPodsMatching(namespaces, selector),
+    podsWithAntiAffinityMatching: (namespace, labels) => queries.podsWithAntiAffinityMatching(namespace, labels),
     pdbsCovering: (pods) => queries.pdbsCovering(pods),
     findWorkload: (namespace, kind, name) => queries.findWorkload(namespace, kind, name) ?? undefined,
   };
@@ -113,6 +114,8 @@ function toPod(p) {
     owner: opt(p.owner, (o) => ({ kind: variant(o.kind), name: o.name })),
     mirror: Boolean(p.mirror),
     priority: p.priority ?? 0,
+    // Optional in the contract: absent (older snapshot files) means the default, true.
+    preempts: opt(p.preempts),
     requests: toResources(p.requests),
     nodeSelector: (p.node_selector ?? []).map(toLabel),
     requiredNodeAffinity: (p.required_node_affinity ?? []).map((t) => ({
@@ -341,6 +344,17 @@ export class FakeCluster {
 
   podsMatching(namespace, selector) {
     return structuredClone(this.pods.filter((p) => p.namespace === namespace && selectorMatches(selector, p.labels)));
+  }
+
+  /** Bound, unfinished pods with a required anti-affinity term selecting a pod of `namespace`
+   * with `labels` (a term without namespaces selects in its own pod's namespace). */
+  podsWithAntiAffinityMatching(namespace, labels) {
+    const selects = (holder, t) =>
+      (t.namespaces.length ? t.namespaces.includes(namespace) : holder.namespace === namespace) &&
+      selectorMatches(t.selector, labels);
+    return this.pods.filter(
+      (p) => p.nodeName != null && !podIsFinished(p) && p.requiredAntiAffinity.some((t) => selects(p, t)),
+    );
   }
 
   nodesWithPodsMatching(namespaces, selector) {

@@ -295,3 +295,18 @@ test('guarded: a thrown string stays a refusal; an Error is reported on stderr, 
     console.error = original;
   }
 });
+
+test('FakeCluster finds the pods whose anti-affinity refuses given labels, like the host', async () => {
+  const fake = await FakeCluster.fromFile(
+    new URL('../../../../tests/fixtures/snapshots/refused-by-staying-pod.deny.json', import.meta.url),
+  );
+  const view = clusterView(fake);
+  const ingest = [{ key: 'app', value: 'ingest' }];
+  // Own namespace by default (the two ingest pods), named namespaces when listed (the driver).
+  assert.deepEqual(
+    view.podsWithAntiAffinityMatching('default', ingest).map((p) => p.name).sort(),
+    ['ingest-5c8d7f9b4-k2x1', 'ingest-5c8d7f9b4-m7q4', 'spark-driver-0'],
+  );
+  assert.deepEqual(view.podsWithAntiAffinityMatching('analytics', ingest), []);
+  assert.deepEqual(view.podsWithAntiAffinityMatching('default', [{ key: 'app', value: 'db' }]), []);
+});

@@ -67,3 +67,26 @@ def test_reads_spread_and_affinity_and_older_files_without_them():
     assert terms and terms[0].topology_key == "kubernetes.io/hostname"
     # An older file has neither field: both read as empty lists.
     assert Pod("shop", "web-0").required_affinity == [] and Pod("shop", "web-0", topology_spread=None).topology_spread == []
+
+
+def test_pods_with_anti_affinity_matching_answers_like_the_host():
+    from tke_recycle_sdk.model import PodAffinityTerm
+
+    def holder(ns, name, namespaces, node="10.0.1.11", phase="Running"):
+        term = PodAffinityTerm(LabelSelector({"app": "web"}), namespaces, "kubernetes.io/hostname")
+        return Pod(ns, name, node_name=node, phase=phase, required_anti_affinity=[term])
+
+    c = FakeCluster(
+        nodes=[Node("10.0.1.11")],
+        pods=[
+            holder("shop", "own-ns", []),
+            holder("ops", "named-ns", ["shop"]),
+            holder("ops", "other-ns", []),
+            holder("shop", "unbound", [], node=None),
+            holder("shop", "done", [], phase="Succeeded"),
+        ],
+    )
+    found = [p.name for p in c.pods_with_anti_affinity_matching("shop", {"app": "web"})]
+    assert found == ["own-ns", "named-ns"], "own namespace by default, named ones when listed"
+    assert c.pods_with_anti_affinity_matching("shop", {"app": "db"}) == []
+    assert Pod("shop", "p").preempts is None, "absent means the default"

@@ -106,6 +106,7 @@ def pod_from_json(d: Dict[str, Any]) -> Pod:
         owner=WorkloadRef(workload_kind(owner["kind"]), owner["name"]) if owner else None,
         mirror=d.get("mirror", False),
         priority=d.get("priority", 0),
+        preempts=d.get("preempts"),
         requests=_resources(d.get("requests")),
         node_selector=_labels(d.get("node_selector")),
         required_node_affinity=[
@@ -251,6 +252,22 @@ class FakeCluster:
 
     def pods_matching(self, namespace: str, selector: LabelSelector) -> List[Pod]:
         return [p for p in self._pods if p.namespace == namespace and selector_matches(selector, p.labels)]
+
+    def pods_with_anti_affinity_matching(self, namespace: str, labels: Dict[str, str]) -> List[Pod]:
+        """Bound, unfinished pods with a required anti-affinity term selecting a pod of `namespace`
+        with `labels` (a term without namespaces selects in its own pod's namespace)."""
+
+        def selects(holder: Pod, term) -> bool:
+            in_scope = namespace in term.namespaces if term.namespaces else holder.namespace == namespace
+            return in_scope and selector_matches(term.selector, labels)
+
+        return [
+            p
+            for p in self._pods
+            if p.node_name is not None
+            and not pod_is_finished(p)
+            and any(selects(p, t) for t in p.required_anti_affinity)
+        ]
 
     def nodes_with_pods_matching(self, namespaces: Iterable[str], selector: LabelSelector) -> List[str]:
         namespaces = list(namespaces)

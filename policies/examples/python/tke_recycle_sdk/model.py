@@ -137,6 +137,8 @@ class Pod:
     owner: Optional[WorkloadRef] = None
     mirror: bool = False
     priority: int = 0
+    # False for `preemptionPolicy: Never`; None (older snapshot files) means the default, true.
+    preempts: Optional[bool] = None
     requests: Resources = field(default_factory=Resources)
     node_selector: Dict[str, str] = field(default_factory=dict)
     required_node_affinity: List[NodeSelectorTerm] = field(default_factory=list)

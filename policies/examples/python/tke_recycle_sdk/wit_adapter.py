@@ -9,7 +9,7 @@ binding module first imported inside `check` is not found at run time.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from wit_world.imports import cluster as _cluster
 from wit_world.imports import types as _wit_types
@@ -140,6 +140,12 @@ class HostCluster:
 
     def nodes_with_pods_matching(self, namespaces, selector: model.LabelSelector) -> List[str]:
         return list(self._c.nodes_with_pods_matching(list(namespaces), selector_to_wit(selector)))
+
+    def pods_with_anti_affinity_matching(self, namespace: str, labels: Dict[str, str]) -> List[model.Pod]:
+        t = _types()
+        return from_wit(
+            self._c.pods_with_anti_affinity_matching(namespace, [t.Label(k, v) for k, v in labels.items()])
+        )
 
     def pdbs_covering(self, pods) -> List[model.CoveringPdb]:
         return from_wit(self._c.pdbs_covering([object_ref_to_wit(p) for p in pods]))
