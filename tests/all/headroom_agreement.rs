@@ -1,6 +1,6 @@
 //! `headroom` agrees with the practice cluster's scheduler: the pods it says fit nowhere are
 //! exactly the ones whose replacements stay Pending after a real `kubectl drain` there, in a table
-//! of scenarios (one test each), one per scheduling feature. Both sides
+//! of scenarios (one test each), one per scheduling feature and a mixed one of 282 pods. Both sides
 //! go through the product's real paths: a live snapshot by `tke-recycle snapshot`, the bundled
 //! policy by `tke-recycle policy check`, the drain by kubectl, the result by another snapshot.
 
@@ -348,6 +348,145 @@ objects:
           containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
 "#;
 
+/// Several features at once on eight 8-CPU nodes, 282 pods. Every workload but `filler`,
+/// `guard` and `shy` has one replica per node (hostname spread, or capacity for `big`), so one
+/// replica of each sits on the drained `.11`.
+/// - `filler` (232 small replicas, ~29 per node) and `honor-spread` (`nodeTaintsPolicy: Honor`)
+///   find room: placed.
+/// - `big` (5 CPU) fits on no node that already runs a `big`: Pending.
+/// - `host-spread` (hostname, maxSkew 1): the cordoned `.11` still counts as an empty domain:
+///   Pending.
+/// - `solo` (anti-affinity with itself, hostname): every other node runs one: Pending.
+/// - `follow` (affinity to `anchor`, hostname): every other node runs an `anchor`: placed.
+/// - `shy` may only run in pool `p` (`.11`, `.12`); `guard`, which stays on `.12`, refuses it
+///   there (anti-affinity of a pod that stays): Pending.
+const MIXED: &str = r#"
+name: headroom-agreement-mixed
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 8000m, memory: 32Gi, labels: {pool: p}}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 8000m, memory: 32Gi, labels: {pool: p, guard: "yes"}}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 8000m, memory: 32Gi}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 8000m, memory: 32Gi}
+  - {lanIp: 10.0.7.15, instanceId: ins-agree0015, cpu: 8000m, memory: 32Gi}
+  - {lanIp: 10.0.7.16, instanceId: ins-agree0016, cpu: 8000m, memory: 32Gi}
+  - {lanIp: 10.0.7.17, instanceId: ins-agree0017, cpu: 8000m, memory: 32Gi}
+  - {lanIp: 10.0.7.18, instanceId: ins-agree0018, cpu: 8000m, memory: 32Gi}
+objects:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: filler, namespace: shop}
+    spec:
+      replicas: 232
+      selector: {matchLabels: {app: filler}}
+      template:
+        metadata: {labels: {app: filler}}
+        spec:
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 20m, memory: 32Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: big, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: big}}
+      template:
+        metadata: {labels: {app: big}}
+        spec:
+          containers: [{name: c, image: example/big:1, resources: {requests: {cpu: 5000m, memory: 1Gi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: host-spread, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: host-spread}}
+      template:
+        metadata: {labels: {app: host-spread}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: host-spread}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: honor-spread, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: honor-spread}}
+      template:
+        metadata: {labels: {app: honor-spread}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: honor-spread}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: solo, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: solo}}
+      template:
+        metadata: {labels: {app: solo}}
+        spec:
+          affinity:
+            podAntiAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: solo}}, topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: anchor, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: anchor}}
+      template:
+        metadata: {labels: {app: anchor}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: anchor}}}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: follow, namespace: shop}
+    spec:
+      replicas: 8
+      selector: {matchLabels: {app: follow}}
+      template:
+        metadata: {labels: {app: follow}}
+        spec:
+          topologySpreadConstraints:
+            - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: follow}}}
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: anchor}}, topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: guard, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: guard}}
+      template:
+        metadata: {labels: {app: guard}}
+        spec:
+          nodeSelector: {guard: "yes"}
+          affinity:
+            podAntiAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - {labelSelector: {matchLabels: {app: shy}}, topologyKey: kubernetes.io/hostname}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: shy, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: shy}}
+      template:
+        metadata: {labels: {app: shy}}
+        spec:
+          nodeSelector: {pool: p}
+          containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
 const TARGET: &str = "10.0.7.11";
 
 fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
@@ -569,6 +708,21 @@ async fn priority_and_preemption() {
         scenario: PREEMPTION,
         target: TARGET,
         expected: &[("shop/Deployment/never", 1)],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_few_hundred_pods() {
+    agree(&Row {
+        scenario: MIXED,
+        target: TARGET,
+        expected: &[
+            ("shop/Deployment/big", 1),
+            ("shop/Deployment/host-spread", 1),
+            ("shop/Deployment/shy", 1),
+            ("shop/Deployment/solo", 1),
+        ],
     })
     .await;
 }
