@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::core::v1::{
     Affinity, Container, EphemeralVolumeSource, NodeAffinity, NodeStatus, PersistentVolume,
@@ -243,6 +244,8 @@ pub struct LiveCluster {
     deployments: Store<Deployment>,
     stateful_sets: Store<StatefulSet>,
     daemon_sets: Store<DaemonSet>,
+    cron_jobs: Store<CronJob>,
+    jobs: Store<Job>,
     pdbs: Store<PodDisruptionBudget>,
     pods: Store<Pod>,
     counters: Arc<Counters>,
@@ -280,7 +283,7 @@ fn in_list_order<K: kube::Resource<DynamicType = ()> + Clone>(store: &Store<K>) 
 
 impl LiveCluster {
     /// Start watching nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets,
-    /// PDBs (at `pdb_version`, from [`super::served`]) and pods, and wait (up to
+    /// CronJobs, Jobs, PDBs (at `pdb_version`, from [`super::served`]) and pods, and wait (up to
     /// [`START_TIMEOUT`]) until each has been listed. Needs a Tokio runtime: the watches run as
     /// spawned tasks.
     pub async fn start(
@@ -323,6 +326,8 @@ impl LiveCluster {
             deployments: watch!(Deployment, "deployments", strip_deployment),
             stateful_sets: watch!(StatefulSet, "statefulsets", strip_stateful_set),
             daemon_sets: watch!(DaemonSet, "daemonsets", strip_daemon_set),
+            cron_jobs: watch!(CronJob, "cronjobs", strip_cron_job),
+            jobs: watch!(Job, "jobs", strip_job),
             pdbs: watch!(
                 PodDisruptionBudget,
                 "poddisruptionbudgets",
@@ -383,6 +388,8 @@ impl LiveCluster {
         p.deployments(in_list_order(&self.deployments))?;
         p.stateful_sets(in_list_order(&self.stateful_sets))?;
         p.daemon_sets(in_list_order(&self.daemon_sets))?;
+        p.cron_jobs(in_list_order(&self.cron_jobs))?;
+        p.jobs(in_list_order(&self.jobs))?;
         p.pdbs(in_list_order(&self.pdbs))?;
         p.pods(in_list_order(&self.pods))?;
         Ok(p.finish())
@@ -619,6 +626,30 @@ pub fn strip_daemon_set(d: &mut DaemonSet) {
     }
 }
 
+/// A CronJob without its Job's pod template and its status (owners and the template's selector
+/// stay).
+pub fn strip_cron_job(c: &mut CronJob) {
+    strip_meta(&mut c.metadata, no_annotations);
+    if let Some(spec) = c.spec.as_mut().and_then(|s| s.job_template.spec.as_mut()) {
+        spec.template = PodTemplateSpec::default();
+    }
+    c.status = None;
+}
+
+/// A Job without its pod template and the per-pod bookkeeping of its status; its conditions
+/// stay, they say whether it has finished.
+pub fn strip_job(j: &mut Job) {
+    strip_meta(&mut j.metadata, no_annotations);
+    if let Some(spec) = &mut j.spec {
+        spec.template = PodTemplateSpec::default();
+    }
+    if let Some(status) = &mut j.status {
+        status.uncounted_terminated_pods = None;
+        status.failed_indexes = None;
+        status.completed_indexes = None;
+    }
+}
+
 /// A PDB without its conditions and its list of pods being disrupted (one entry per eviction
 /// in flight, on a busy cluster).
 pub fn strip_pdb(p: &mut PodDisruptionBudget) {
@@ -824,6 +855,22 @@ mod tests {
             project::daemon_set(&sds).ok(),
             project::daemon_set(&ds).ok()
         );
+
+        let cj: CronJob = from(json!({"metadata": meta(Some("batch"), "report"),
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}},
+            "status": {"active": [{"kind": "Job", "name": "report-1"}]}}));
+        let mut scj = cj.clone();
+        strip_cron_job(&mut scj);
+        assert_eq!(project::cron_job(&scj).ok(), project::cron_job(&cj).ok());
+
+        let job: Job = from(json!({"metadata": meta(Some("batch"), "backup"),
+            "spec": {"parallelism": 2, "completions": 3, "selector": selector, "template": template},
+            "status": {"active": 2, "ready": 1, "succeeded": 1,
+                       "uncountedTerminatedPods": {"succeeded": ["u1"]},
+                       "conditions": [{"type": "Complete", "status": "False"}]}}));
+        let mut sjob = job.clone();
+        strip_job(&mut sjob);
+        assert_eq!(project::job(&sjob).ok(), project::job(&job).ok());
 
         let pdb: PodDisruptionBudget = from(json!({"metadata": meta(Some("shop"), "web"),
             "spec": {"minAvailable": "50%", "selector": selector,

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -437,6 +438,8 @@ fn workload_kind(kind: &str, api_version: &str) -> WorkloadKind {
         ("apps", "StatefulSet") => WorkloadKind::StatefulSet,
         ("apps", "DaemonSet") => WorkloadKind::DaemonSet,
         ("batch", "Job") => WorkloadKind::Job,
+        // No WIT case of its own: a new case would break every policy component compiled against
+        // the current contract, while `other` already carries it; the SDKs' `is_batch` knows it.
         (_, other) => WorkloadKind::Other(other.to_owned()),
     }
 }
@@ -456,6 +459,8 @@ pub struct Resolver {
     /// Keyed by namespace, then ReplicaSet, so that a pod's lookup borrows its strings: it is
     /// done once per pod, 150,000 times in a large snapshot.
     deployment_of_rs: HashMap<String, HashMap<String, String>>,
+    /// (namespace, Job) -> owning CronJob, keyed like `deployment_of_rs`.
+    cron_job_of_job: HashMap<String, HashMap<String, String>>,
     /// (namespace, claim) -> (bound PV, storage class).
     claims: HashMap<(String, String), (Option<String>, Option<String>)>,
     /// PV name -> (pinned node, storage class).
@@ -487,6 +492,30 @@ impl Resolver {
         self.deployment_of_rs
             .get(namespace)
             .is_some_and(|rs| rs.contains_key(name))
+    }
+
+    /// Remember which CronJob owns each Job.
+    pub fn add_job(&mut self, job: &Job) {
+        let (Some(ns), Some(name)) = (&job.metadata.namespace, &job.metadata.name) else {
+            return;
+        };
+        if let Some(owner) = controller_of(&job.metadata)
+            && owner.kind == CRON_JOB
+            && owner.api_version.starts_with("batch/")
+        {
+            self.cron_job_of_job
+                .entry(ns.clone())
+                .or_default()
+                .insert(name.clone(), owner.name.clone());
+        }
+    }
+
+    /// The CronJob owning a Job, if one does (the Job is then not a workload of its own).
+    pub fn cron_job_of(&self, namespace: &str, job: &str) -> Option<&str> {
+        self.cron_job_of_job
+            .get(namespace)
+            .and_then(|jobs| jobs.get(job))
+            .map(String::as_str)
     }
 
     /// Remember a claim's bound volume and class.
@@ -541,6 +570,14 @@ impl Resolver {
             return Some(WorkloadRef {
                 kind: WorkloadKind::Deployment,
                 name: deployment.clone(),
+            });
+        }
+        if kind == WorkloadKind::Job
+            && let Some(cron_job) = self.cron_job_of(namespace, &owner.name)
+        {
+            return Some(WorkloadRef {
+                kind: WorkloadKind::Other(CRON_JOB.to_owned()),
+                name: cron_job.to_owned(),
             });
         }
         Some(WorkloadRef {
@@ -922,6 +959,75 @@ pub fn daemon_set(d: &DaemonSet) -> Result<Workload, ProjectError> {
     )
 }
 
+/// The kind name of batch/v1 CronJobs, carried as `WorkloadKind::Other`.
+pub const CRON_JOB: &str = "CronJob";
+
+/// Whether a Job has finished: a `Complete` or `Failed` condition is true.
+fn job_finished(j: &Job) -> bool {
+    j.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
+/// The pods a Job wants running now, as its controller computes it: `parallelism` (default 1),
+/// capped by the completions still missing; none once finished, so that a finished Job is never
+/// short of replicas.
+pub fn job_wanted_pods(j: &Job) -> u32 {
+    if job_finished(j) {
+        return 0;
+    }
+    let spec = j.spec.as_ref();
+    let parallelism = count(Some(spec.and_then(|s| s.parallelism).unwrap_or(1)));
+    let succeeded = count(j.status.as_ref().and_then(|s| s.succeeded));
+    match spec.and_then(|s| s.completions) {
+        Some(c) => parallelism.min(count(Some(c)).saturating_sub(succeeded)),
+        None => parallelism,
+    }
+}
+
+/// A Job, projected: replicas are the pods it wants running now ([`job_wanted_pods`]), ready its
+/// active pods with a Ready condition.
+pub fn job(j: &Job) -> Result<Workload, ProjectError> {
+    workload(
+        WorkloadKind::Job,
+        "Job",
+        &j.metadata,
+        job_wanted_pods(j),
+        count(j.status.as_ref().and_then(|s| s.ready)),
+        j.spec.as_ref().and_then(|s| s.selector.as_ref()),
+    )
+}
+
+/// A CronJob, projected with no pods: those of its Jobs are added by the projection
+/// ([`add_job_pods`]). Its selector is its Job template's (usually none: each Job selects its pods
+/// by its own uid).
+pub fn cron_job(c: &CronJob) -> Result<Workload, ProjectError> {
+    let template = c
+        .spec
+        .as_ref()
+        .and_then(|s| s.job_template.spec.as_ref());
+    workload(
+        WorkloadKind::Other(CRON_JOB.to_owned()),
+        CRON_JOB,
+        &c.metadata,
+        0,
+        0,
+        template.and_then(|t| t.selector.as_ref()),
+    )
+}
+
+/// Count a Job's wanted and ready pods into its CronJob's workload.
+pub fn add_job_pods(cron_job: &mut Workload, j: &Job) {
+    cron_job.replicas = cron_job.replicas.saturating_add(job_wanted_pods(j));
+    cron_job.ready_replicas = cron_job
+        .ready_replicas
+        .saturating_add(count(j.status.as_ref().and_then(|s| s.ready)));
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -1115,6 +1221,11 @@ mod tests {
         r.add_replica_set(&from(
             json!({"metadata": {"namespace": "shop", "name": "bare-rs"}}),
         ));
+        r.add_job(&from(
+            json!({"metadata": {"namespace": "shop", "name": "report-29081234",
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "report",
+                                 "uid": "c1", "controller": true}]}}),
+        ));
         r.add_claim(&from(
             json!({"metadata": {"namespace": "db", "name": "data-pg-0"},
             "spec": {"volumeName": "local-pv-1", "storageClassName": "local-storage"}}),
@@ -1202,6 +1313,14 @@ mod tests {
                 Some(WorkloadRef {
                     kind: WorkloadKind::Job,
                     name: "backup-123".into(),
+                }),
+            ),
+            (
+                "job_of_a_cron_job",
+                owned_pod("Job", "batch/v1", "report-29081234"),
+                Some(WorkloadRef {
+                    kind: WorkloadKind::Other(CRON_JOB.into()),
+                    name: "report".into(),
                 }),
             ),
             (
@@ -1429,5 +1548,61 @@ mod tests {
         );
         let w = daemon_set(&ds).expect("valid");
         assert_eq!((w.replicas, w.ready_replicas), (5, 4));
+    }
+
+    #[test]
+    fn a_job_wants_parallelism_capped_by_missing_completions_and_nothing_once_finished() {
+        let cases: Vec<(&str, Value, Value, (u32, u32))> = vec![
+            ("parallelism_defaults_to_one", json!({}), json!({}), (1, 0)),
+            (
+                "parallelism_when_many_completions_remain",
+                json!({"parallelism": 3, "completions": 10}),
+                json!({"succeeded": 2, "active": 3, "ready": 2}),
+                (3, 2),
+            ),
+            (
+                "capped_by_the_completions_still_missing",
+                json!({"parallelism": 3, "completions": 5}),
+                json!({"succeeded": 4, "active": 1, "ready": 1}),
+                (1, 1),
+            ),
+            (
+                "nothing_once_complete",
+                json!({"parallelism": 2, "completions": 2}),
+                json!({"succeeded": 2, "conditions": [{"type": "Complete", "status": "True"}]}),
+                (0, 0),
+            ),
+            (
+                "nothing_once_failed",
+                json!({"parallelism": 2}),
+                json!({"failed": 7, "conditions": [{"type": "Failed", "status": "True"}]}),
+                (0, 0),
+            ),
+        ];
+        for (case, mut spec, status, want) in cases {
+            spec["template"] = json!({});
+            let j: Job = from(json!({"metadata": {"namespace": "batch", "name": "j"},
+                "spec": spec, "status": status}));
+            let w = job(&j).expect(case);
+            assert_eq!(w.kind, WorkloadKind::Job, "{case}");
+            assert_eq!((w.replicas, w.ready_replicas), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_cron_job_counts_the_pods_of_its_jobs() {
+        let c: CronJob = from(json!({"metadata": {"namespace": "batch", "name": "report"},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {}}}}}));
+        let mut w = cron_job(&c).expect("valid");
+        assert_eq!(w.kind, WorkloadKind::Other(CRON_JOB.into()));
+        assert_eq!((w.replicas, w.ready_replicas), (0, 0));
+        let running: Job = from(json!({"metadata": {"namespace": "batch", "name": "report-2"},
+            "spec": {"parallelism": 2, "template": {}}, "status": {"active": 2, "ready": 1}}));
+        let done: Job = from(json!({"metadata": {"namespace": "batch", "name": "report-1"},
+            "spec": {"template": {}},
+            "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}));
+        add_job_pods(&mut w, &running);
+        add_job_pods(&mut w, &done);
+        assert_eq!((w.replicas, w.ready_replicas), (2, 1));
     }
 }

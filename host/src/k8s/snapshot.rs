@@ -7,7 +7,7 @@
 //!
 //! Consistency: each list is one consistent read (its continue tokens pin the resourceVersion of
 //! its first page). The lists are read concurrently but projected in dependency order (nodes,
-//! volumes, claims, ReplicaSets before pods) so that every pod's owner and claims can be resolved
+//! volumes, claims, ReplicaSets, Jobs before pods) so that every pod's owner and claims can be resolved
 //! when it is projected; objects created while the lists are read are simply absent or
 //! unresolved, which a check run tolerates.
 
@@ -16,7 +16,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt, ready};
+use std::collections::HashMap;
+
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
@@ -75,6 +78,8 @@ enum Stage {
     Deployments,
     StatefulSets,
     DaemonSets,
+    CronJobs,
+    Jobs,
     Pdbs,
     Pods,
 }
@@ -83,7 +88,7 @@ enum Stage {
 ///
 /// Feed it in this order, each kind in as many batches as convenient (a list page, or a whole
 /// watch cache): nodes, PersistentVolumes, PersistentVolumeClaims, ReplicaSets, Deployments,
-/// StatefulSets, DaemonSets, PodDisruptionBudgets, pods; then [`finish`](Self::finish). Each
+/// StatefulSets, DaemonSets, CronJobs, Jobs, PodDisruptionBudgets, pods; then [`finish`](Self::finish). Each
 /// method takes owned objects, references or `Arc`s alike. Only the compact records are kept:
 /// full objects can be dropped as soon as a batch is projected.
 #[derive(Debug)]
@@ -95,6 +100,8 @@ pub struct Projection {
     stage: Stage,
     /// ReplicaSets no Deployment owns are workloads of their own, listed after the Deployments.
     bare_replica_sets: Vec<Workload>,
+    /// (namespace, name) -> index in the workloads of each CronJob, to count its Jobs' pods in.
+    cron_jobs: HashMap<(String, String), usize>,
 }
 
 impl Projection {
@@ -109,6 +116,7 @@ impl Projection {
             resolver: Arc::default(),
             stage: Stage::Nodes,
             bare_replica_sets: Vec::new(),
+            cron_jobs: HashMap::new(),
         }
     }
 
@@ -225,6 +233,51 @@ impl Projection {
             self.snapshot
                 .workloads
                 .push(project::daemon_set(d.borrow())?);
+        }
+        Ok(())
+    }
+
+    /// CronJobs (before the Jobs, which count their pods into them).
+    pub fn cron_jobs<I>(&mut self, items: I) -> Result<(), ProjectError>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<CronJob>,
+    {
+        self.enter(Stage::CronJobs);
+        for c in items {
+            let w = project::cron_job(c.borrow())?;
+            self.cron_jobs.insert(
+                (w.namespace.clone(), w.name.clone()),
+                self.snapshot.workloads.len(),
+            );
+            self.snapshot.workloads.push(w);
+        }
+        Ok(())
+    }
+
+    /// Jobs: those a CronJob owns become an entry of the resolver (their pods belong to the
+    /// CronJob, which counts them), the others are workloads of their own.
+    pub fn jobs<I>(&mut self, items: I) -> Result<(), ProjectError>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<Job>,
+    {
+        self.enter(Stage::Jobs);
+        for j in items {
+            let j = j.borrow();
+            Arc::make_mut(&mut self.resolver).add_job(j);
+            let ns = j.metadata.namespace.as_deref().unwrap_or_default();
+            let name = j.metadata.name.as_deref().unwrap_or_default();
+            match self.resolver.cron_job_of(ns, name) {
+                Some(cron_job) => {
+                    // A CronJob deleted while its Jobs linger (orphaned until collected) has no
+                    // record to count into; its pods still name it as their owner.
+                    if let Some(&i) = self.cron_jobs.get(&(ns.to_owned(), cron_job.to_owned())) {
+                        project::add_job_pods(&mut self.snapshot.workloads[i], j);
+                    }
+                }
+                None => self.snapshot.workloads.push(project::job(j)?),
+            }
         }
         Ok(())
     }
@@ -550,11 +603,12 @@ fn peek_continue(body: &str) -> Peek {
     }
 }
 
-/// Read nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets, PDBs and pods, and
+/// Read nodes, PVs, PVCs, ReplicaSets, Deployments, StatefulSets, DaemonSets, CronJobs, Jobs, PDBs
+/// and pods, and
 /// project them into a [`Snapshot`]. PDBs are read at the version the cluster serves
 /// (discovered first: `policy/v1`, or `policy/v1beta1` on Kubernetes 1.20).
 ///
-/// The nine lists are read at once, each a [`Pager`] a page or more ahead, and projected in
+/// The eleven lists are read at once, each a [`Pager`] a page or more ahead, and projected in
 /// dependency order as their pages arrive: the pods are on the wire while the nodes are
 /// projected, a page is parsed while the next one is requested, and the pods are projected on
 /// the blocking pool in parallel.
@@ -600,7 +654,7 @@ pub async fn write_snapshot(
     Ok(WrittenSnapshot { head, pods })
 }
 
-/// Start the nine lists, project all but the pods, and return the projection (entered into its
+/// Start the eleven lists, project all but the pods, and return the projection (entered into its
 /// pod stage) with the pods' pager: each page of pods is projected, then made a `T` by
 /// `finish_page`, on the blocking pool.
 async fn read_lists<T, F>(
@@ -644,6 +698,8 @@ where
     let deployments = typed::<Deployment>(client, &parsers, "deployments");
     let stateful_sets = typed::<StatefulSet>(client, &parsers, "statefulsets");
     let daemon_sets = typed::<DaemonSet>(client, &parsers, "daemonsets");
+    let cron_jobs = typed::<CronJob>(client, &parsers, "cronjobs");
+    let jobs = typed::<Job>(client, &parsers, "jobs");
     let pdbs = Pager::start(
         client,
         &parsers,
@@ -694,6 +750,8 @@ where
     deployments.for_each(|page| p.deployments(page)).await?;
     stateful_sets.for_each(|page| p.stateful_sets(page)).await?;
     daemon_sets.for_each(|page| p.daemon_sets(page)).await?;
+    cron_jobs.for_each(|page| p.cron_jobs(page)).await?;
+    jobs.for_each(|page| p.jobs(page)).await?;
     pdbs.for_each(|page| {
         let pdbs = page
             .into_iter()

@@ -32,6 +32,10 @@ pub enum Res {
     DaemonSets,
     /// apps/v1 controllerrevisions (kubectl rollout and drain look at them rarely; served empty).
     ControllerRevisions,
+    /// batch/v1 jobs.
+    Jobs,
+    /// batch/v1 cronjobs.
+    CronJobs,
     /// policy/v1 poddisruptionbudgets.
     PodDisruptionBudgets,
     /// coordination.k8s.io/v1 leases.
@@ -72,7 +76,7 @@ const VERBS: &[&str] = &[
 
 impl Res {
     /// Every served resource.
-    pub const ALL: [Res; 15] = [
+    pub const ALL: [Res; 17] = [
         Res::Namespaces,
         Res::Nodes,
         Res::Pods,
@@ -86,6 +90,8 @@ impl Res {
         Res::StatefulSets,
         Res::DaemonSets,
         Res::ControllerRevisions,
+        Res::Jobs,
+        Res::CronJobs,
         Res::PodDisruptionBudgets,
         Res::Leases,
     ];
@@ -217,6 +223,17 @@ impl Res {
                 true,
                 &[],
                 false
+            ),
+            Res::Jobs => d!("batch", "v1", "jobs", "job", "Job", true, &[], true),
+            Res::CronJobs => d!(
+                "batch",
+                "v1",
+                "cronjobs",
+                "cronjob",
+                "CronJob",
+                true,
+                &["cj"],
+                true
             ),
             Res::PodDisruptionBudgets => d!(
                 "policy",

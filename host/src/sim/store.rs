@@ -320,6 +320,8 @@ fn has_generation(res: Res) -> bool {
             | Res::ReplicaSets
             | Res::StatefulSets
             | Res::DaemonSets
+            | Res::Jobs
+            | Res::CronJobs
             | Res::PodDisruptionBudgets
     )
 }

@@ -1,6 +1,10 @@
 //! The kubelet of every node: starts bound pods (image pulls one at a time per node unless
 //! parallel pulls are configured, then Running, then Ready) and removes terminating pods once
 //! their containers have exited. On a real cluster nobody else removes a terminating pod.
+//!
+//! A Job's pod whose template carries [`RUN_SECONDS`] exits successfully (Succeeded) that many
+//! simulated seconds after it became Ready; without it, it runs until deleted, like a long
+//! batch run, which is what a drain meets.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +18,21 @@ use crate::sim::resource::Res;
 use crate::sim::scenario::{Faults, Timing};
 use crate::sim::store::{Object, Store};
 
+/// The pod annotation giving a Job pod's run time in simulated seconds (a practice-cluster
+/// convention; real pods finish when their program does).
+pub const RUN_SECONDS: &str = "sim.tke-recycle/run-seconds";
+
+/// When a Job pod exits, once known: `None` for a pod that runs until deleted.
+fn run_time(p: &Object) -> Option<Duration> {
+    if p.controller.as_ref().is_none_or(|c| &*c.kind != "Job") {
+        return None;
+    }
+    let v = p.value();
+    let text = v.pointer("/metadata/annotations")?.get(RUN_SECONDS)?.as_str()?;
+    let secs: f64 = text.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Start {
     running_at: Duration,
@@ -26,6 +45,8 @@ pub struct Kubelet {
     starts: HashMap<Box<str>, Start>,
     stops: HashMap<Box<str>, Duration>,
     pull_free: HashMap<Box<str>, Duration>,
+    /// Job pods that exit on their own: when (simulated).
+    exits: HashMap<Box<str>, Duration>,
 }
 
 fn pod_ip() -> String {
@@ -88,6 +109,22 @@ impl Kubelet {
                     due(stop);
                 }
                 continue;
+            }
+            if &*f.phase == "Running" && f.ready && !self.exits.contains_key(&p.uid) {
+                // First seen Ready: a Job pod with a run time exits that long after.
+                if let Some(run) = run_time(p) {
+                    self.exits.insert(p.uid.clone(), now + run);
+                }
+            }
+            if &*f.phase == "Running"
+                && let Some(&exit) = self.exits.get(&p.uid)
+            {
+                if now >= exit {
+                    succeed(store, p);
+                    self.exits.remove(&p.uid);
+                } else {
+                    due(exit);
+                }
             }
             if matches!(&*f.phase, "Succeeded" | "Failed") || (&*f.phase == "Running" && f.ready) {
                 // Started and Ready: a later loss of readiness (a failing probe, someone writing
@@ -173,5 +210,24 @@ impl Kubelet {
         let live: std::collections::HashSet<&str> = pods.iter().map(|p| &*p.uid).collect();
         self.starts.retain(|k, _| live.contains(&**k));
         self.stops.retain(|k, _| live.contains(&**k));
+        self.exits.retain(|k, _| live.contains(&**k));
     }
+}
+
+/// A pod whose containers all exited 0: Succeeded, no longer Ready.
+fn succeed(store: &Store, p: &Object) {
+    let _ = store.update_with(Res::Pods, &p.namespace, &p.name, |v| {
+        let t = Clock::wall_rfc3339();
+        v["status"]["phase"] = json!("Succeeded");
+        set_condition(v, json!({"type": "ContainersReady", "status": "False", "reason": "PodCompleted", "lastTransitionTime": t}));
+        set_condition(v, json!({"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": t}));
+        if let Some(cs) = v.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
+            for c in cs {
+                c["ready"] = json!(false);
+                c["started"] = json!(false);
+                c["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": t}});
+            }
+        }
+        Ok(())
+    });
 }

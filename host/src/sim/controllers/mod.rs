@@ -1,4 +1,4 @@
-//! The controllers behind the API: workload controllers, scheduler, kubelet (with its node
+//! The controllers behind the API: workload controllers (and the Job controller), scheduler, kubelet (with its node
 //! lease), disruption controller, garbage collection, and the TKE side's delayed node add-back, run in one loop on
 //! a dedicated thread against the store.
 //!
@@ -8,6 +8,7 @@
 mod affinity;
 mod anti_affinity;
 mod disruption;
+mod jobs;
 mod kubelet;
 pub mod matching;
 mod node_lease;
@@ -112,6 +113,7 @@ impl Controllers {
         workloads::replicasets(&store, &by_owner);
         workloads::statefulsets(&store, &by_owner);
         workloads::daemonsets(&store, &nodes, &by_owner);
+        jobs::jobs(&store, &by_owner);
         let pods = store.list(Res::Pods, None);
         scheduler::schedule(&store, &nodes, &pods);
         let pods = store.list(Res::Pods, None);

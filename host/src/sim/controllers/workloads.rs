@@ -28,13 +28,13 @@ pub fn pods_by_owner(pods: &[Arc<Object>]) -> ByOwner {
     m
 }
 
-fn active(p: &Object) -> bool {
+pub(super) fn active(p: &Object) -> bool {
     p.pod
         .as_ref()
         .is_some_and(|f| !f.deleting && !matches!(&*f.phase, "Succeeded" | "Failed"))
 }
 
-fn ready(p: &Object) -> bool {
+pub(super) fn ready(p: &Object) -> bool {
     p.pod.as_ref().is_some_and(|f| f.ready && !f.deleting)
 }
 
@@ -44,7 +44,7 @@ fn owner_ref(kind: &str, obj: &Object) -> Value {
 }
 
 /// A pod from a template, with the defaults the API server would add.
-fn pod_from_template(template: &Value, ns: &str, name: &str, owner: Value) -> Value {
+pub(super) fn pod_from_template(template: &Value, ns: &str, name: &str, owner: Value) -> Value {
     let mut pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns,
@@ -75,7 +75,7 @@ fn delete_pod(store: &Store, p: &Object) {
     };
 }
 
-fn set_status(store: &Store, res: Res, obj: &Object, current: &Value, status: Value) {
+pub(super) fn set_status(store: &Store, res: Res, obj: &Object, current: &Value, status: Value) {
     let unchanged = status.as_object().is_some_and(|m| {
         m.iter()
             .all(|(k, val)| current.get("status").and_then(|s| s.get(k)) == Some(val))
@@ -445,6 +445,8 @@ pub fn garbage_collect(
         Res::ReplicaSets,
         Res::StatefulSets,
         Res::DaemonSets,
+        Res::Jobs,
+        Res::CronJobs,
     ] {
         owners.extend(store.list(res, None).iter().map(|o| o.uid.clone()));
     }
@@ -463,11 +465,13 @@ pub fn garbage_collect(
             delete_pod(store, p);
         }
     }
-    for rs in store.list(Res::ReplicaSets, None) {
-        if let Some(c) = &rs.controller
-            && !owners.contains(&c.uid)
-        {
-            let _ = store.delete(Res::ReplicaSets, &rs.namespace, &rs.name, None, None);
+    for res in [Res::ReplicaSets, Res::Jobs] {
+        for o in store.list(res, None) {
+            if let Some(c) = &o.controller
+                && !owners.contains(&c.uid)
+            {
+                let _ = store.delete(res, &o.namespace, &o.name, None, None);
+            }
         }
     }
 }

@@ -472,6 +472,40 @@ pub fn columns(res: Res) -> &'static [Column] {
                 ]
             }
         }
+        Res::Jobs => {
+            const {
+                &[
+                    NAME,
+                    col("Status", "string", "Status of the job."),
+                    col(
+                        "Completions",
+                        "string",
+                        "The desired number of successfully finished pods the job should be run with.",
+                    ),
+                    col("Duration", "string", "Time required to complete the job."),
+                    AGE,
+                    wide("Containers", "string", CONTAINERS_DOC),
+                    wide("Images", "string", IMAGES_DOC),
+                    wide("Selector", "string", "A label query over pods that should match the pod count."),
+                ]
+            }
+        }
+        Res::CronJobs => {
+            const {
+                &[
+                    NAME,
+                    col("Schedule", "string", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+                    col("Timezone", "string", "The time zone name for the given schedule."),
+                    col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+                    col("Active", "integer", "A list of pointers to currently running jobs."),
+                    col("Last Schedule", "date", "Information when was the last time the job was successfully scheduled."),
+                    AGE,
+                    wide("Containers", "string", CONTAINERS_DOC),
+                    wide("Images", "string", IMAGES_DOC),
+                    wide("Selector", "string", "A label query over pods that should match the pod count."),
+                ]
+            }
+        }
         Res::PodDisruptionBudgets => {
             const {
                 &[
@@ -609,6 +643,39 @@ pub fn row(res: Res, v: &Value, now: Timestamp) -> Row {
             json!(int(v, "/revision")),
             age,
         ]),
+        Res::Jobs => {
+            let (names, images) = container_cells(v.pointer("/spec/template/spec/containers"));
+            plain(vec![
+                name,
+                json!(job_status(v)),
+                json!(job_completions(v)),
+                json!(job_duration(v, now)),
+                age,
+                json!(names),
+                json!(images),
+                json!(selector_cell(v.pointer("/spec/selector"))),
+            ])
+        }
+        Res::CronJobs => {
+            let (names, images) =
+                container_cells(v.pointer("/spec/jobTemplate/spec/template/spec/containers"));
+            let last = match timestamp(v, "/status/lastScheduleTime") {
+                Some(t) => human_duration(now.duration_since(t).as_secs()),
+                None => "<none>".to_owned(),
+            };
+            plain(vec![
+                name,
+                json!(text(v, "/spec/schedule")),
+                json!(or_none(text(v, "/spec/timeZone"))),
+                json!(v.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
+                json!(array(v.pointer("/status/active")).len()),
+                json!(last),
+                age,
+                json!(names),
+                json!(images),
+                json!(selector_cell(v.pointer("/spec/jobTemplate/spec/selector"))),
+            ])
+        }
         Res::PodDisruptionBudgets => {
             let bound = |p: &str| match v.pointer(p) {
                 Some(Value::Number(n)) => n.to_string(),
@@ -787,6 +854,48 @@ fn format_label_selector(selector: &Value) -> Option<String> {
             .collect::<Vec<_>>()
             .join(","),
     )
+}
+
+/// `printJob`'s STATUS: the finished condition, else `Suspended` or `Running`.
+fn job_status(v: &Value) -> &'static str {
+    if condition_true(v, "/status/conditions", "Complete") {
+        "Complete"
+    } else if condition_true(v, "/status/conditions", "Failed") {
+        "Failed"
+    } else if condition_true(v, "/status/conditions", "Suspended") {
+        "Suspended"
+    } else {
+        "Running"
+    }
+}
+
+/// `printJob`'s COMPLETIONS: `succeeded/completions`, or `succeeded/1 of parallelism` for a Job
+/// without completions (a work queue).
+fn job_completions(v: &Value) -> String {
+    let succeeded = int(v, "/status/succeeded");
+    match v.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => format!("{succeeded}/{c}"),
+        None => {
+            let parallelism = v
+                .pointer("/spec/parallelism")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            if parallelism > 1 {
+                format!("{succeeded}/1 of {parallelism}")
+            } else {
+                format!("{succeeded}/1")
+            }
+        }
+    }
+}
+
+/// `printJob`'s DURATION: from start to completion (or now while running), empty before start.
+fn job_duration(v: &Value, now: Timestamp) -> String {
+    let Some(start) = timestamp(v, "/status/startTime") else {
+        return String::new();
+    };
+    let end = timestamp(v, "/status/completionTime").unwrap_or(now);
+    human_duration(end.duration_since(start).as_secs())
 }
 
 fn condition_true(v: &Value, pointer: &str, kind: &str) -> bool {
