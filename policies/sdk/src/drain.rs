@@ -25,6 +25,19 @@ pub fn is_replaced_after_eviction(pod: &Pod) -> bool {
     pod.owner.is_some() && !is_daemon_set_pod(pod)
 }
 
+/// The kind name of batch/v1 CronJobs, which the contract carries as `WorkloadKind::Other`.
+pub const CRON_JOB: &str = "CronJob";
+
+/// A workload whose pods run to completion (a Job, or a CronJob through its Jobs): its pods are
+/// not replicas to keep spread or ready, and once finished it wants none.
+pub fn runs_to_completion(kind: &WorkloadKind) -> bool {
+    match kind {
+        WorkloadKind::Job => true,
+        WorkloadKind::Other(k) => k == CRON_JOB,
+        _ => false,
+    }
+}
+
 /// The Kubernetes kind name: `Deployment`, `StatefulSet`, ..., or the kind of `Other`.
 pub fn workload_kind_name(kind: &WorkloadKind) -> &str {
     match kind {
@@ -102,6 +115,20 @@ mod tests {
     }
 
     #[test]
+    fn jobs_and_cron_jobs_run_to_completion_other_controllers_do_not() {
+        assert!(runs_to_completion(&WorkloadKind::Job));
+        assert!(runs_to_completion(&WorkloadKind::Other(CRON_JOB.into())));
+        for kind in [
+            WorkloadKind::Deployment,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::DaemonSet,
+            WorkloadKind::Other("Rollout".into()),
+        ] {
+            assert!(!runs_to_completion(&kind), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn kind_names_round_trip() {
         for kind in [
             WorkloadKind::Deployment,
@@ -109,6 +136,7 @@ mod tests {
             WorkloadKind::StatefulSet,
             WorkloadKind::DaemonSet,
             WorkloadKind::Job,
+            WorkloadKind::Other(CRON_JOB.into()),
             WorkloadKind::Other("Rollout".into()),
         ] {
             assert_eq!(parse_workload_kind(workload_kind_name(&kind)), kind);

@@ -4,8 +4,8 @@
 //! replicas: when every ready replica of a Deployment, StatefulSet or ReplicaSet (or another
 //! controller the host resolved) is on the target node(s), the service is down until replacements
 //! are Ready elsewhere: a deny. A single-replica workload always goes down briefly, and a pod
-//! without a controller does not come back at all: warnings. Job pods are left out (they are
-//! re-run, not served). DaemonSet and mirror pods are not evicted.
+//! without a controller does not come back at all: warnings. Pods of Jobs and CronJobs are left
+//! out (they are re-run, not served). DaemonSet and mirror pods are not evicted.
 //!
 //! Queries: `pods-on-node` per target and one `find-workload` per workload on the targets.
 
@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 
 use settings::Settings;
 use tke_recycle_policy_sdk::drain::{
-    evicted_by_drain, target_pods, workload_kind_name, workload_ref,
+    evicted_by_drain, runs_to_completion, target_pods, workload_kind_name, workload_ref,
 };
 use tke_recycle_policy_sdk::{
     CheckRequest, Cluster, Finding, ModuleInfo, Pod, PodPhase, Policy, Severity, Workload,
-    WorkloadKind, WorkloadRef, finding, pod_ref, unknown_node,
+    WorkloadRef, finding, pod_ref, unknown_node,
 };
 
 pub use settings::CODES;
@@ -64,7 +64,9 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
         }
         match &pod.owner {
             None => findings.push(no_controller(pod)),
-            Some(owner) if owner.kind == WorkloadKind::Job => {}
+            // A Job's pods are not replicas serving side by side: evicted, the Job controller
+            // re-creates them elsewhere, and spreading them protects nothing.
+            Some(owner) if runs_to_completion(&owner.kind) => {}
             Some(owner) => {
                 let key = (
                     pod.namespace.clone(),

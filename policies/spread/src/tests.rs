@@ -2,7 +2,7 @@
 
 use rstest::rstest;
 use tke_recycle_policy_sdk::testkit;
-use tke_recycle_policy_sdk::{MemoryCluster, Severity, SnapshotFile};
+use tke_recycle_policy_sdk::{MemoryCluster, Severity, SnapshotFile, WorkloadKind};
 
 use super::*;
 
@@ -66,6 +66,20 @@ fn deployment(w: &mut SnapshotFile, name: &str, nodes: &[&str], ready: u32) {
     w.pods.push(replica("backup", WorkloadKind::Job, 0, TARGET));
     w.pods.push(replica("agent", WorkloadKind::DaemonSet, 0, TARGET));
 }, &[])]
+#[case::pass_for_the_pods_of_a_cron_job_all_on_node(|w: &mut SnapshotFile| {
+    let kind = WorkloadKind::Other("CronJob".into());
+    for i in 0..2 {
+        w.pods.push(replica("report", kind.clone(), i, TARGET));
+    }
+    w.workloads.push(testkit::workload("shop", kind, "report", 2, 2));
+}, &[])]
+#[case::deny_for_a_custom_controller_all_on_node(|w: &mut SnapshotFile| {
+    let kind = WorkloadKind::Other("Rollout".into());
+    for i in 0..2 {
+        w.pods.push(replica("canary", kind.clone(), i, TARGET));
+    }
+    w.workloads.push(testkit::workload("shop", kind, "canary", 2, 2));
+}, &["spread.all-replicas-on-targets"])]
 #[case::pass_when_a_not_ready_replica_is_on_node_and_ready_ones_elsewhere(|w: &mut SnapshotFile| {
     deployment(w, "web", &["10.0.1.11", "10.0.1.12"], 1);
     w.pods[0].ready = false;

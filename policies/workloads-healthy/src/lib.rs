@@ -4,7 +4,9 @@
 //! node; it hands them over as `check-request.affected`. After the node is back, every such
 //! workload must have its desired replicas ready again and every such PDB must have
 //! `currentHealthy >= desiredHealthy`; otherwise recycling the next node would cut deeper into
-//! the same service.
+//! the same service. A Job or CronJob wants as many pods as it is running now (none once
+//! finished), so a finished one passes and a running one whose evicted pods are not back does
+//! not; a Job deleted since the drain passes, finished Jobs are deleted on their own.
 //!
 //! The `cluster` interface has no PDB lookup by name, so a PDB is found through the pods of the
 //! affected workloads (`pods-matching` per workload, then one `pdbs-covering`); a PDB that covers
@@ -72,15 +74,17 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
     let mut workloads = Vec::new();
     for r in request.affected.iter().filter(|r| r.kind != PDB_KIND) {
         let kind = parse_workload_kind(&r.kind);
-        if matches!(kind, WorkloadKind::Job) {
-            continue; // a Job's pods run to completion; "ready" says nothing about it
-        }
         let namespace = r.namespace.as_deref().unwrap_or("default");
         match cluster.workload(namespace, &kind, &r.name) {
+            // A Job's replicas are the pods it wants running now (none once finished), so a
+            // running Job whose evicted pods did not come back is short like any workload.
             Some(w) => {
                 findings.extend(workload_finding(&w));
                 workloads.push(w);
             }
+            // Finished Jobs are deleted on their own (ttlSecondsAfterFinished, a CronJob's
+            // history limit): one gone since the drain is no news.
+            None if kind == WorkloadKind::Job => {}
             None => findings.push(
                 finding("workloads-healthy.workload-missing", Severity::Warn, r.clone())
                     .message(format!(
@@ -127,6 +131,9 @@ pub fn evaluate(request: &CheckRequest, cluster: &dyn Cluster) -> Result<Vec<Fin
 fn find_pdbs(cluster: &dyn Cluster, workloads: &[Workload]) -> BTreeMap<(String, String), Pdb> {
     let refs: Vec<ObjectRef> = workloads
         .iter()
+        // An empty selector is a CronJob's (its Jobs select by their own uid): it would match
+        // the whole namespace.
+        .filter(|w| !(w.selector.match_labels.is_empty() && w.selector.match_expressions.is_empty()))
         .flat_map(|w| cluster.pods_matching(&w.namespace, &w.selector))
         .filter(|p| !pod_is_finished(p))
         .map(|p| pod_ref(&p))

@@ -54,6 +54,17 @@ fn world(ready: u32, pdb: Option<Pdb>) -> SnapshotFile {
     }
 }
 
+/// The healthy world plus a Job or CronJob wanting `replicas` pods now, `ready` of them Ready.
+fn with_batch(kind: WorkloadKind, name: &str, replicas: u32, ready: u32) -> SnapshotFile {
+    let mut w = world(3, None);
+    let mut job = testkit::workload("default", kind, name, replicas, ready);
+    if matches!(&job.kind, WorkloadKind::Other(_)) {
+        job.selector = testkit::selector(&[]); // a CronJob's: its Jobs select by their uid
+    }
+    w.workloads.push(job);
+    w
+}
+
 const WEB: (&str, &str, &str) = ("Deployment", "default", "web");
 const WEB_PDB: (&str, &str, &str) = ("PodDisruptionBudget", "default", "web");
 
@@ -63,7 +74,12 @@ const WEB_PDB: (&str, &str, &str) = ("PodDisruptionBudget", "default", "web");
 #[case::deny_when_pdb_is_below_desired_healthy(world(3, Some(web_pdb(1, 2))), &[WEB, WEB_PDB], &["workloads-healthy.pdb-unhealthy"])]
 #[case::warn_when_workload_disappeared(world(3, None), &[("StatefulSet", "default", "gone")], &["workloads-healthy.workload-missing"])]
 #[case::warn_when_pdb_cannot_be_found_through_the_workloads(world(3, None), &[WEB, WEB_PDB], &["workloads-healthy.pdb-not-found"])]
-#[case::pass_for_jobs(world(3, None), &[("Job", "default", "backup")], &[])]
+#[case::pass_for_a_job_deleted_since_the_drain(world(3, None), &[("Job", "default", "backup")], &[])]
+#[case::pass_for_a_finished_job(with_batch(WorkloadKind::Job, "backup", 0, 0), &[("Job", "default", "backup")], &[])]
+#[case::deny_when_a_running_job_is_short_of_ready_pods(with_batch(WorkloadKind::Job, "backup", 2, 1), &[("Job", "default", "backup")], &["workloads-healthy.not-ready"])]
+#[case::pass_for_a_cron_job_with_its_job_running(with_batch(WorkloadKind::Other("CronJob".into()), "report", 1, 1), &[("CronJob", "default", "report")], &[])]
+#[case::deny_when_a_cron_jobs_evicted_pod_is_not_back(with_batch(WorkloadKind::Other("CronJob".into()), "report", 1, 0), &[("CronJob", "default", "report")], &["workloads-healthy.not-ready"])]
+#[case::warn_when_a_cron_job_disappeared(world(3, None), &[("CronJob", "default", "report")], &["workloads-healthy.workload-missing"])]
 fn post_check_rules(
     #[case] world: SnapshotFile,
     #[case] affected: &[(&str, &str, &str)],
