@@ -16,12 +16,13 @@ use tke_recycle::k8s::served::PdbVersion;
 use tke_recycle::k8s::snapshot::read_snapshot;
 use tke_recycle::sim::scenario::{Generate, Scenario};
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
+use tke_recycle::bindings::types::WorkloadKind;
 use tke_recycle::snapshot::Snapshot;
 
 use crate::sim_common::scenario;
 
 /// The kinds the live view watches; each lists once at start.
-const KINDS: u64 = 9;
+const KINDS: u64 = 11;
 
 async fn start(scenario: Scenario) -> (SimHandle, Clients) {
     let sim = Sim::start(scenario, SimOptions::default())
@@ -422,4 +423,31 @@ async fn live_snapshot_equals_read_snapshot_on_a_generated_cluster() {
         })
         .collect();
     assert_eq!(on_node, expected, "pods_on_node agrees with the projection");
+}
+
+/// Jobs and CronJobs come through the watches as through the lists: the CronJob's Job's pods
+/// resolve to the CronJob, which counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_snapshot_equals_read_snapshot_with_jobs_and_cron_jobs() {
+    let (sim, c) = start(scenario("batch.yaml")).await;
+    assert!(
+        sim.wait_until(Duration::from_secs(30), SimHandle::settled)
+            .await,
+        "batch scenario settles"
+    );
+    let live = live_equals_read(&sim, &c, "batch").await;
+    let snap = live.snapshot().expect("snapshot");
+    let report = snap
+        .workloads
+        .iter()
+        .find(|w| w.name == "report")
+        .expect("the CronJob is a workload");
+    assert_eq!(report.kind, WorkloadKind::Other("CronJob".into()));
+    assert_eq!(report.replicas, 2, "the pods its Job wants");
+    let owned: Vec<_> = snap
+        .pods
+        .iter()
+        .filter(|p| p.owner.as_ref().is_some_and(|o| o.name == "report"))
+        .collect();
+    assert_eq!(owned.len(), 2, "both pods of its Job resolve to the CronJob");
 }

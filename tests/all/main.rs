@@ -5,6 +5,7 @@
 //! One test binary with modules (linking wasmtime once), as wasmtime's own `tests/all` does.
 
 mod access;
+mod batch;
 mod bundled;
 mod cli;
 mod error_text;

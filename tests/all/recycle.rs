@@ -63,7 +63,7 @@ impl Ran {
             .unwrap_or_else(|| panic!("no end event:\n{}\n{}", self.stdout, self.stderr))
     }
 
-    fn show(&self) -> String {
+    pub fn show(&self) -> String {
         format!(
             "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr

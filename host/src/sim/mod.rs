@@ -421,6 +421,8 @@ impl SimHandle {
             p.pod.as_ref().is_some_and(|f| {
                 !f.deleting
                     && ((&*f.phase == "Running" && f.ready)
+                        // A finished pod (a Job's) has nothing left to do.
+                        || matches!(&*f.phase, "Succeeded" | "Failed")
                         || (f.node_name.is_none() && &*f.phase == "Pending"))
             })
         })
