@@ -61,6 +61,7 @@ async fn stand_in(answers: Answers, dir: &std::path::Path) -> std::path::PathBuf
                         "versions": [{"groupVersion": "policy/v1", "version": "v1"}],
                         "preferredVersion": {"groupVersion": "policy/v1", "version": "v1"}}),
                 ),
+                "/apis/batch/v1" => reply(200, &crate::support::batch_v1_resources()),
                 _ => reply(
                     200,
                     &json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}),

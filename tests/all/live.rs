@@ -334,6 +334,10 @@ async fn stand_in(pods_forbidden: bool) -> kube::Client {
             )
                 .into_response();
         }
+        if uri.path() == "/apis/batch/v1" {
+            let list = crate::support::batch_v1_resources();
+            return ([("content-type", "application/json")], list.to_string()).into_response();
+        }
         if watch {
             let idle = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
             return (

@@ -132,3 +132,14 @@ fn debug_dumps_are_recognised_and_sentences_are_not() {
         assert_eq!(debug_dump(fine), None, "{fine}");
     }
 }
+
+/// `/apis/batch/v1` as a Kubernetes 1.21+ API server answers it (jobs and cronjobs), for stand-in
+/// servers: the snapshot and the live view ask it whether CronJobs are served.
+pub fn batch_v1_resources() -> serde_json::Value {
+    serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1",
+        "resources": [
+            {"name": "jobs", "singularName": "job", "namespaced": true, "kind": "Job",
+             "verbs": ["get", "list", "watch"]},
+            {"name": "cronjobs", "singularName": "cronjob", "namespaced": true, "kind": "CronJob",
+             "verbs": ["get", "list", "watch"]}]})
+}

@@ -121,7 +121,7 @@ pub enum ServedError {
     /// A discovery request failed.
     #[error("failed to read the cluster's API discovery document {path}")]
     Discovery {
-        /// `/api/v1` or `/apis/policy`.
+        /// `/api/v1`, `/apis/policy` or `/apis/batch/v1`.
         path: &'static str,
         /// Why.
         #[source]
@@ -213,6 +213,23 @@ pub async fn discover(client: &kube::Client) -> Result<ServedApis, ServedError> 
 /// Only the PDB version: one request (`/apis/policy`), for commands that read but never evict.
 pub async fn discover_pdb(client: &kube::Client) -> Result<PdbVersion, ServedError> {
     pdb_version(policy_group(client).await?.as_ref())
+}
+
+/// Whether the cluster serves batch/v1 CronJobs (Kubernetes 1.21 and later; 1.20 has only
+/// batch/v1beta1, whose CronJobs are not read: the pods of their Jobs still name the CronJob as
+/// their owner, it is only missing from the workloads). One request, `/apis/batch/v1`.
+pub async fn serves_cron_jobs(client: &kube::Client) -> Result<bool, ServedError> {
+    match client
+        .request::<APIResourceList>(get("/apis/batch/v1"))
+        .await
+    {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "cronjobs")),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(source) => Err(ServedError::Discovery {
+            path: "/apis/batch/v1",
+            source,
+        }),
+    }
 }
 
 /// `/apis/policy`, or None when the group is not served at all (404).

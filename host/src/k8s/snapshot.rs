@@ -53,6 +53,9 @@ pub enum SnapshotReadError {
     /// Discovery of the served PDB version failed.
     #[error("failed to find which PodDisruptionBudget version the cluster serves")]
     Discovery(#[source] super::served::ServedError),
+    /// Discovery of batch/v1 CronJobs failed.
+    #[error("failed to find whether the cluster serves batch/v1 CronJobs")]
+    CronJobDiscovery(#[source] super::served::ServedError),
     /// The snapshot file could not be written.
     #[error(transparent)]
     Write(#[from] SnapshotError),
@@ -669,6 +672,9 @@ where
     let pdb_version = super::served::discover_pdb(client)
         .await
         .map_err(SnapshotReadError::Discovery)?;
+    let serves_cron_jobs = super::served::serves_cron_jobs(client)
+        .await
+        .map_err(SnapshotReadError::CronJobDiscovery)?;
     // Parses at once: one per core. More would not go faster, and each extra blocking thread
     // is one more malloc arena holding freed pages (measured here: 10-25 MiB more peak memory).
     let parsers = Arc::new(Semaphore::new(
@@ -698,7 +704,8 @@ where
     let deployments = typed::<Deployment>(client, &parsers, "deployments");
     let stateful_sets = typed::<StatefulSet>(client, &parsers, "statefulsets");
     let daemon_sets = typed::<DaemonSet>(client, &parsers, "daemonsets");
-    let cron_jobs = typed::<CronJob>(client, &parsers, "cronjobs");
+    let cron_jobs = serves_cron_jobs
+        .then(|| typed::<CronJob>(client, &parsers, "cronjobs"));
     let jobs = typed::<Job>(client, &parsers, "jobs");
     let pdbs = Pager::start(
         client,
@@ -750,7 +757,9 @@ where
     deployments.for_each(|page| p.deployments(page)).await?;
     stateful_sets.for_each(|page| p.stateful_sets(page)).await?;
     daemon_sets.for_each(|page| p.daemon_sets(page)).await?;
-    cron_jobs.for_each(|page| p.cron_jobs(page)).await?;
+    if let Some(cron_jobs) = cron_jobs {
+        cron_jobs.for_each(|page| p.cron_jobs(page)).await?;
+    }
     jobs.for_each(|page| p.jobs(page)).await?;
     pdbs.for_each(|page| {
         let pdbs = page

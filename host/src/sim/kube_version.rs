@@ -61,10 +61,16 @@ impl KubeVersion {
     }
 
     /// The versions `res` is served at, preferred first: PDBs as [`pdb_versions`](Self::pdb_versions)
-    /// says, everything else at the one version it is stored at.
+    /// says, CronJobs at batch/v1beta1 before 1.21, everything else at the one version it is stored at.
     pub fn versions(self, res: Res) -> &'static [&'static str] {
         match res {
             Res::PodDisruptionBudgets => self.pdb_versions(),
+            // batch/v1 CronJobs are GA from 1.21; before, only batch/v1beta1 (same fields).
+            Res::CronJobs => match self.minor {
+                ..=20 => &["v1beta1"],
+                21..=24 => &["v1", "v1beta1"],
+                _ => &["v1"],
+            },
             other => std::slice::from_ref(&other.def().version),
         }
     }
