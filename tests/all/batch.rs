@@ -23,7 +23,8 @@ async fn batch_sim() -> SimHandle {
         sim.wait_until(Duration::from_secs(30), |s| {
             s.settled()
                 && s.get(Res::Jobs, "batch", "backup").is_some_and(|j| {
-                    j.pointer("/status/conditions/0/type").and_then(Value::as_str)
+                    j.pointer("/status/conditions/0/type")
+                        .and_then(Value::as_str)
                         == Some("Complete")
                 })
         })
@@ -81,19 +82,35 @@ async fn snapshot_resolves_cron_job_pods_and_a_drain_re_creates_job_pods_elsewhe
     };
     let report = workload("report");
     assert_eq!(report["kind"]["Other"], "CronJob");
-    assert_eq!((&report["replicas"], &report["ready_replicas"]), (&2.into(), &2.into()));
+    assert_eq!(
+        (&report["replicas"], &report["ready_replicas"]),
+        (&2.into(), &2.into())
+    );
     let backup = workload("backup");
     assert_eq!(backup["kind"], "Job");
-    assert_eq!(backup["replicas"], 0, "a finished Job wants no pods: {backup}");
+    assert_eq!(
+        backup["replicas"], 0,
+        "a finished Job wants no pods: {backup}"
+    );
     assert!(
-        !snap["workloads"].as_array().expect("workloads").iter().any(|w| w["name"] == "report-29000000"),
+        !snap["workloads"]
+            .as_array()
+            .expect("workloads")
+            .iter()
+            .any(|w| w["name"] == "report-29000000"),
         "a CronJob's Job is no workload of its own"
     );
 
     // The drain of a node running a report pod: evicted, re-created elsewhere.
     let before = job_pods(&sim, "report-29000000");
     let (evicted, node) = before.first().cloned().expect("a running report pod");
-    let ran = tke_recycle(&sim, dir.path(), &["drain", &node, "-o", "json", "--yes"], &[]).await;
+    let ran = tke_recycle(
+        &sim,
+        dir.path(),
+        &["drain", &node, "-o", "json", "--yes"],
+        &[],
+    )
+    .await;
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert!(
         sim.wait_until(Duration::from_secs(30), |s| {

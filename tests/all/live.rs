@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use tke_recycle::bindings::types::WorkloadKind;
 use tke_recycle::k8s::client::{Clients, KubeOptions};
 use tke_recycle::k8s::drain::drain_candidates;
 use tke_recycle::k8s::live::{LiveCluster, LiveError};
@@ -16,7 +17,6 @@ use tke_recycle::k8s::served::PdbVersion;
 use tke_recycle::k8s::snapshot::read_snapshot;
 use tke_recycle::sim::scenario::{Generate, Scenario};
 use tke_recycle::sim::{Sim, SimHandle, SimOptions};
-use tke_recycle::bindings::types::WorkloadKind;
 use tke_recycle::snapshot::Snapshot;
 
 use crate::sim_common::scenario;
@@ -453,5 +453,9 @@ async fn live_snapshot_equals_read_snapshot_with_jobs_and_cron_jobs() {
         .iter()
         .filter(|p| p.owner.as_ref().is_some_and(|o| o.name == "report"))
         .collect();
-    assert_eq!(owned.len(), 2, "both pods of its Job resolve to the CronJob");
+    assert_eq!(
+        owned.len(),
+        2,
+        "both pods of its Job resolve to the CronJob"
+    );
 }

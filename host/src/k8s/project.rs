@@ -1006,10 +1006,7 @@ pub fn job(j: &Job) -> Result<Workload, ProjectError> {
 /// ([`add_job_pods`]). Its selector is its Job template's (usually none: each Job selects its pods
 /// by its own uid).
 pub fn cron_job(c: &CronJob) -> Result<Workload, ProjectError> {
-    let template = c
-        .spec
-        .as_ref()
-        .and_then(|s| s.job_template.spec.as_ref());
+    let template = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref());
     workload(
         WorkloadKind::Other(CRON_JOB.to_owned()),
         CRON_JOB,
@@ -1596,11 +1593,15 @@ mod tests {
         let mut w = cron_job(&c).expect("valid");
         assert_eq!(w.kind, WorkloadKind::Other(CRON_JOB.into()));
         assert_eq!((w.replicas, w.ready_replicas), (0, 0));
-        let running: Job = from(json!({"metadata": {"namespace": "batch", "name": "report-2"},
-            "spec": {"parallelism": 2, "template": {}}, "status": {"active": 2, "ready": 1}}));
-        let done: Job = from(json!({"metadata": {"namespace": "batch", "name": "report-1"},
+        let running: Job = from(
+            json!({"metadata": {"namespace": "batch", "name": "report-2"},
+            "spec": {"parallelism": 2, "template": {}}, "status": {"active": 2, "ready": 1}}),
+        );
+        let done: Job = from(
+            json!({"metadata": {"namespace": "batch", "name": "report-1"},
             "spec": {"template": {}},
-            "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}));
+            "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}),
+        );
         add_job_pods(&mut w, &running);
         add_job_pods(&mut w, &done);
         assert_eq!((w.replicas, w.ready_replicas), (2, 1));

@@ -704,8 +704,7 @@ where
     let deployments = typed::<Deployment>(client, &parsers, "deployments");
     let stateful_sets = typed::<StatefulSet>(client, &parsers, "statefulsets");
     let daemon_sets = typed::<DaemonSet>(client, &parsers, "daemonsets");
-    let cron_jobs = serves_cron_jobs
-        .then(|| typed::<CronJob>(client, &parsers, "cronjobs"));
+    let cron_jobs = serves_cron_jobs.then(|| typed::<CronJob>(client, &parsers, "cronjobs"));
     let jobs = typed::<Job>(client, &parsers, "jobs");
     let pdbs = Pager::start(
         client,

@@ -133,7 +133,9 @@ fn find_pdbs(cluster: &dyn Cluster, workloads: &[Workload]) -> BTreeMap<(String,
         .iter()
         // An empty selector is a CronJob's (its Jobs select by their own uid): it would match
         // the whole namespace.
-        .filter(|w| !(w.selector.match_labels.is_empty() && w.selector.match_expressions.is_empty()))
+        .filter(|w| {
+            !(w.selector.match_labels.is_empty() && w.selector.match_expressions.is_empty())
+        })
         .flat_map(|w| cluster.pods_matching(&w.namespace, &w.selector))
         .filter(|p| !pod_is_finished(p))
         .map(|p| pod_ref(&p))

@@ -188,15 +188,60 @@ mod tests {
     #[test]
     fn the_job_controller_runs_parallelism_pods_until_completions_succeeded() {
         let cases = [
-            ("new_job_starts_parallelism", spec(3, Some(10)), progress(0, 0, 0), Decision::Start(3)),
-            ("evicted_pod_is_replaced", spec(3, Some(10)), progress(2, 4, 0), Decision::Start(1)),
-            ("capped_by_missing_completions", spec(3, Some(5)), progress(0, 4, 0), Decision::Start(1)),
-            ("enough_running", spec(2, Some(5)), progress(2, 1, 0), Decision::Wait),
-            ("complete_when_all_succeeded", spec(2, Some(2)), progress(0, 2, 0), Decision::Finish("Complete")),
-            ("failed_beyond_backoff_limit", spec(1, Some(1)), progress(0, 0, 7), Decision::Finish("Failed")),
-            ("work_queue_starts_parallelism", spec(2, None), progress(0, 0, 0), Decision::Start(2)),
-            ("work_queue_starts_none_after_a_success", spec(2, None), progress(1, 1, 0), Decision::Wait),
-            ("work_queue_done_when_the_rest_finished", spec(2, None), progress(0, 2, 0), Decision::Finish("Complete")),
+            (
+                "new_job_starts_parallelism",
+                spec(3, Some(10)),
+                progress(0, 0, 0),
+                Decision::Start(3),
+            ),
+            (
+                "evicted_pod_is_replaced",
+                spec(3, Some(10)),
+                progress(2, 4, 0),
+                Decision::Start(1),
+            ),
+            (
+                "capped_by_missing_completions",
+                spec(3, Some(5)),
+                progress(0, 4, 0),
+                Decision::Start(1),
+            ),
+            (
+                "enough_running",
+                spec(2, Some(5)),
+                progress(2, 1, 0),
+                Decision::Wait,
+            ),
+            (
+                "complete_when_all_succeeded",
+                spec(2, Some(2)),
+                progress(0, 2, 0),
+                Decision::Finish("Complete"),
+            ),
+            (
+                "failed_beyond_backoff_limit",
+                spec(1, Some(1)),
+                progress(0, 0, 7),
+                Decision::Finish("Failed"),
+            ),
+            (
+                "work_queue_starts_parallelism",
+                spec(2, None),
+                progress(0, 0, 0),
+                Decision::Start(2),
+            ),
+            (
+                "work_queue_starts_none_after_a_success",
+                spec(2, None),
+                progress(1, 1, 0),
+                Decision::Wait,
+            ),
+            (
+                "work_queue_done_when_the_rest_finished",
+                spec(2, None),
+                progress(0, 2, 0),
+                Decision::Finish("Complete"),
+            ),
         ];
         for (case, s, p, want) in cases {
             assert_eq!(decide(s, p), want, "{case}");
@@ -206,6 +251,13 @@ mod tests {
     #[test]
     fn defaults_are_the_api_servers() {
         let s = JobSpec::of(&json!({"spec": {}}));
-        assert_eq!(s, JobSpec { parallelism: 1, completions: None, backoff_limit: 6 });
+        assert_eq!(
+            s,
+            JobSpec {
+                parallelism: 1,
+                completions: None,
+                backoff_limit: 6
+            }
+        );
     }
 }

@@ -28,7 +28,10 @@ fn run_time(p: &Object) -> Option<Duration> {
         return None;
     }
     let v = p.value();
-    let text = v.pointer("/metadata/annotations")?.get(RUN_SECONDS)?.as_str()?;
+    let text = v
+        .pointer("/metadata/annotations")?
+        .get(RUN_SECONDS)?
+        .as_str()?;
     let secs: f64 = text.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }

@@ -486,7 +486,11 @@ pub fn columns(res: Res) -> &'static [Column] {
                     AGE,
                     wide("Containers", "string", CONTAINERS_DOC),
                     wide("Images", "string", IMAGES_DOC),
-                    wide("Selector", "string", "A label query over pods that should match the pod count."),
+                    wide(
+                        "Selector",
+                        "string",
+                        "A label query over pods that should match the pod count.",
+                    ),
                 ]
             }
         }
@@ -494,15 +498,39 @@ pub fn columns(res: Res) -> &'static [Column] {
             const {
                 &[
                     NAME,
-                    col("Schedule", "string", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
-                    col("Timezone", "string", "The time zone name for the given schedule."),
-                    col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
-                    col("Active", "integer", "A list of pointers to currently running jobs."),
-                    col("Last Schedule", "date", "Information when was the last time the job was successfully scheduled."),
+                    col(
+                        "Schedule",
+                        "string",
+                        "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+                    ),
+                    col(
+                        "Timezone",
+                        "string",
+                        "The time zone name for the given schedule.",
+                    ),
+                    col(
+                        "Suspend",
+                        "boolean",
+                        "This flag tells the controller to suspend subsequent executions.",
+                    ),
+                    col(
+                        "Active",
+                        "integer",
+                        "A list of pointers to currently running jobs.",
+                    ),
+                    col(
+                        "Last Schedule",
+                        "date",
+                        "Information when was the last time the job was successfully scheduled.",
+                    ),
                     AGE,
                     wide("Containers", "string", CONTAINERS_DOC),
                     wide("Images", "string", IMAGES_DOC),
-                    wide("Selector", "string", "A label query over pods that should match the pod count."),
+                    wide(
+                        "Selector",
+                        "string",
+                        "A label query over pods that should match the pod count.",
+                    ),
                 ]
             }
         }
@@ -667,7 +695,11 @@ pub fn row(res: Res, v: &Value, now: Timestamp) -> Row {
                 name,
                 json!(text(v, "/spec/schedule")),
                 json!(or_none(text(v, "/spec/timeZone"))),
-                json!(v.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
+                json!(
+                    v.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                ),
                 json!(array(v.pointer("/status/active")).len()),
                 json!(last),
                 age,
