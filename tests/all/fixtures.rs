@@ -54,6 +54,8 @@ const POST_AFFECTED: &[&str] = &[
 fn every_fixture_yields_the_codes_it_is_named_for() {
     let cases: &[(&str, &str, &[&str], &[&str])] = &[
         ("healthy-three-nodes.pass.json", "10.0.1.11", &[], &[]),
+        // Both pods of a CronJob's Job on the node: not replicas to keep spread.
+        ("cron-job-pods-on-node.pass.json", "10.0.1.11", &[], &[]),
         (
             "pdb-zero-budget.deny.json",
             "10.0.1.11",

@@ -160,6 +160,7 @@ macro_rules! snapshot {
 
 #[rstest]
 #[case::healthy_three_nodes(snapshot!("healthy-three-nodes.pass.json"), &[])]
+#[case::cron_job_pods_on_node(snapshot!("cron-job-pods-on-node.pass.json"), &[])]
 #[case::all_replicas_on_node(snapshot!("all-replicas-on-node.deny.json"), &["spread.all-replicas-on-targets"])]
 #[case::single_replica_and_bare_pod(snapshot!("single-replica-and-bare-pod.warn.json"), &["spread.no-controller", "spread.single-replica"])]
 #[case::pdb_exhausted_by_unhealthy(snapshot!("pdb-exhausted-by-unhealthy.warn.json"), &[])]
