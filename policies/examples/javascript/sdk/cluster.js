@@ -8,7 +8,8 @@
 // - functions and record fields are camelCase (`pods-on-node` -> `podsOnNode`, `node-name` ->
 //   `nodeName`); interfaces are imported as `tke:recycle/cluster@0.1.0`;
 // - enums are their kebab-case case names as strings (`'running'`, `'no-schedule'`);
-// - variants are `{tag: 'daemon-set'}` / `{tag: 'other', val: 'Rollout'}`;
+// - variants are `{tag: 'daemon-set'}` / `{tag: 'other', val: 'Rollout'}` (a CronJob's pods, whose
+//   Job the host resolves to the CronJob, are `{tag: 'other', val: 'CronJob'}`);
 // - `option<T>` is the value or `undefined` (the lowering also accepts `null`);
 // - `u64`/`s64` are BigInt; `u32`, `s32`, `u8` are numbers;
 // - `list<u32>` is a Uint32Array, `list<u8>` a Uint8Array, `list<u64>` a BigUint64Array;

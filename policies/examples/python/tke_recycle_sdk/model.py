@@ -8,7 +8,8 @@ ergonomics:
 - enums are strings spelled as in the snapshot JSON: pod phase `"Running"`, taint effect
   `"NoSchedule"`, selector operator `"NotIn"`, ...; severities are `"info"`, `"warn"`, `"deny"`;
 - a workload kind is a string: `"Deployment"`, `"ReplicaSet"`, `"StatefulSet"`, `"DaemonSet"`,
-  `"Job"`, or for `other(k)` the kind `k` itself (e.g. `"Rollout"`);
+  `"Job"`, or for `other(k)` the kind `k` itself (e.g. `"Rollout"`; a CronJob's pods, whose Job
+  the host resolves to the CronJob, say `"CronJob"`);
 - the variants `volume-source` and `int-or-percent` are `VolumeSource(kind, value)` and
   `IntOrPercent(kind, value)` with `kind` the case name (`"HostPath"`, `"Count"`, ...).
 
