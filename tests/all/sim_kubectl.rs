@@ -715,3 +715,54 @@ async fn sim_kubectl_paged_list_is_one_snapshot_and_an_expired_token_is_gone() {
     assert!(!latest_names.contains(&gone), "{latest_names:?}");
     assert!(latest_names.iter().all(|n| n > &all_then[2]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_kubectl_get_jobs_and_cronjobs_shows_status_completions_and_schedule() {
+    let sim = start("batch.yaml", 50.0).await;
+    assert!(
+        sim.wait_until(Duration::from_secs(30), |s| {
+            s.get(Res::Jobs, "batch", "backup")
+                .is_some_and(|j| j.pointer("/status/completionTime").is_some())
+        })
+        .await,
+        "the backup Job completes"
+    );
+    let out = kubectl(&sim, &["get", "jobs", "-n", "batch"], T).await;
+    assert!(out.success, "{}", out.stderr);
+    let t = columns(&out.stdout);
+    assert_eq!(t[0], ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
+    assert_eq!(
+        row(&t, "backup")[1..3],
+        ["Complete", "6/6"],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        row(&t, "report-29000000")[1..3],
+        ["Running", "0/1 of 2"],
+        "{}",
+        out.stdout
+    );
+
+    let out = kubectl(&sim, &["get", "cronjobs", "-n", "batch"], T).await;
+    assert!(out.success, "{}", out.stderr);
+    let t = columns(&out.stdout);
+    assert_eq!(
+        t[0],
+        [
+            "NAME",
+            "SCHEDULE",
+            "TIMEZONE",
+            "SUSPEND",
+            "ACTIVE",
+            "LAST SCHEDULE",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        row(&t, "report")[1..6],
+        ["0 3 * * *", "<none>", "False", "0", "<none>"],
+        "{}",
+        out.stdout
+    );
+}

@@ -123,6 +123,15 @@ mod tests {
     }
 
     #[test]
+    fn cron_jobs_are_batch_v1beta1_before_1_21() {
+        let v = |m| KubeVersion { minor: m, patch: 0 };
+        assert_eq!(v(20).versions(Res::CronJobs), ["v1beta1"]);
+        assert_eq!(v(22).versions(Res::CronJobs), ["v1", "v1beta1"]);
+        assert_eq!(v(32).versions(Res::CronJobs), ["v1"]);
+        assert_eq!(v(20).versions(Res::Jobs), ["v1"]);
+    }
+
+    #[test]
     fn served_apis_follow_the_kubernetes_release_history() {
         let v = |m| KubeVersion { minor: m, patch: 0 };
         // (minor, PDB versions, eviction named in /api/v1, v1 body, v1beta1 body)

@@ -695,10 +695,13 @@ pub fn row(res: Res, v: &Value, now: Timestamp) -> Row {
                 name,
                 json!(text(v, "/spec/schedule")),
                 json!(or_none(text(v, "/spec/timeZone"))),
+                // `printBoolPtr`: a string; the API server defaults `suspend` to false.
                 json!(
-                    v.pointer("/spec/suspend")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
+                    if v.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+                        "True"
+                    } else {
+                        "False"
+                    }
                 ),
                 json!(array(v.pointer("/status/active")).len()),
                 json!(last),
