@@ -258,7 +258,23 @@ async fn sim_kubectl_get_nodes_prints_status_roles_age_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_kubectl_get_pods_wide_shows_ready_status_ip_and_node() {
-    let sim = start("small.yaml", 50.0).await;
+    // Pods take their whole grace period to stop (the slow-termination fault), so the pod deleted
+    // at the end is still Terminating when kubectl looks, however slowly kubectl starts.
+    let mut scenario = crate::sim_common::scenario("small.yaml");
+    scenario.faults.slow_termination_seconds = Some(0.0);
+    let sim = tke_recycle::sim::Sim::start(
+        scenario,
+        tke_recycle::sim::SimOptions {
+            speed: Some(50.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("practice cluster starts");
+    assert!(
+        sim.wait_until(T, |s| s.settled()).await,
+        "scenario did not settle"
+    );
     let out = kubectl(&sim, &["get", "pods", "-n", "shop", "-o", "wide"], T).await;
     assert!(out.success, "{}", out.stderr);
     let t = columns(&out.stdout);
