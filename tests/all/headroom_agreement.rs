@@ -1,8 +1,9 @@
 //! `headroom` agrees with the practice cluster's scheduler: the pods it says fit nowhere are
 //! exactly the ones whose replacements stay Pending after a real `kubectl drain` there, in a table
-//! of scenarios (one test each), one per scheduling feature and a mixed one of 282 pods. Both sides
-//! go through the product's real paths: a live snapshot by `tke-recycle snapshot`, the bundled
-//! policy by `tke-recycle policy check`, the drain by kubectl, the result by another snapshot.
+//! of scenarios (one test each): one per scheduling feature, Jobs, and a mixed one of 282 pods.
+//! Both sides go through the product's real paths: a live snapshot by `tke-recycle snapshot`, the
+//! bundled policy by `tke-recycle policy check`, the drain by kubectl, the result by another
+//! snapshot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -487,6 +488,58 @@ objects:
           containers: [{name: c, image: example/c:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
 "#;
 
+/// Jobs. Four 2-CPU nodes; the CronJob `nightly`'s Job runs four 1.5-CPU pods, one per node by
+/// capacity, so the one on the drained node is re-created by the Job controller and fits
+/// nowhere: Pending, under the CronJob. The bare Job `etl` has small pods: placed.
+const JOBS: &str = r#"
+name: headroom-agreement-jobs
+speed: 50
+nodes:
+  - {lanIp: 10.0.7.11, instanceId: ins-agree0011, cpu: 2000m, memory: 8Gi}
+  - {lanIp: 10.0.7.12, instanceId: ins-agree0012, cpu: 2000m, memory: 8Gi}
+  - {lanIp: 10.0.7.13, instanceId: ins-agree0013, cpu: 2000m, memory: 8Gi}
+  - {lanIp: 10.0.7.14, instanceId: ins-agree0014, cpu: 2000m, memory: 8Gi}
+objects:
+  - apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: nightly, namespace: shop, uid: 8f0c7d2e-0000-4000-8000-00000000a401}
+    spec:
+      schedule: "0 3 * * *"
+      jobTemplate:
+        spec:
+          parallelism: 4
+          template:
+            metadata: {labels: {app: nightly}}
+            spec:
+              restartPolicy: Never
+              containers: [{name: c, image: example/report:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+  - apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: nightly-29000000
+      namespace: shop
+      uid: 8f0c7d2e-0000-4000-8000-00000000a402
+      ownerReferences:
+        - {apiVersion: batch/v1, kind: CronJob, name: nightly, uid: 8f0c7d2e-0000-4000-8000-00000000a401, controller: true, blockOwnerDeletion: true}
+    spec:
+      parallelism: 4
+      template:
+        metadata: {labels: {app: nightly}}
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: example/report:1, resources: {requests: {cpu: 1500m, memory: 128Mi}}}]
+  - apiVersion: batch/v1
+    kind: Job
+    metadata: {name: etl, namespace: shop}
+    spec:
+      parallelism: 4
+      template:
+        metadata: {labels: {app: etl}}
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: example/etl:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+"#;
+
 const TARGET: &str = "10.0.7.11";
 
 fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
@@ -510,6 +563,11 @@ fn snapshot(sim: &SimHandle, path: &std::path::Path) -> Value {
 fn owner_of(pod: &Value) -> String {
     let kind = match &pod["owner"]["kind"] {
         Value::String(k) => k.clone(),
+        // `other("CronJob")` and the like.
+        Value::Object(o) => o
+            .get("Other")
+            .and_then(Value::as_str)
+            .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned),
         other => other.to_string(),
     };
     format!(
@@ -723,6 +781,16 @@ async fn mixed_few_hundred_pods() {
             ("shop/Deployment/shy", 1),
             ("shop/Deployment/solo", 1),
         ],
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_and_cron_jobs() {
+    agree(&Row {
+        scenario: JOBS,
+        target: TARGET,
+        expected: &[("shop/CronJob/nightly", 1)],
     })
     .await;
 }
