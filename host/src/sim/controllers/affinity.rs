@@ -11,18 +11,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::matching::NodeInfo;
-use crate::sim::selector::LabelSelector;
+use super::pod_term::Term;
 use crate::sim::store::Object;
 
 /// The real filter's reason.
 pub const REASON: &str = "node(s) didn't match pod affinity rules";
-
-/// One required affinity term.
-struct Term {
-    key: String,
-    namespaces: Vec<String>,
-    selector: LabelSelector,
-}
 
 /// A pending pod's required affinity with the matching pods counted per domain.
 pub struct Affinity {
@@ -32,9 +25,7 @@ pub struct Affinity {
 }
 
 fn matches_all(terms: &[Term], o: &Object) -> bool {
-    terms
-        .iter()
-        .all(|t| t.namespaces.iter().any(|n| **n == *o.namespace) && t.selector.matches(o))
+    terms.iter().all(|t| t.selects(o))
 }
 
 /// The pod's required affinity, counted over the bound pods (`on_node`, without terminating
@@ -50,34 +41,7 @@ pub fn prepare(
         .pointer("/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution")
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())?;
-    let terms: Vec<Term> = raw
-        .iter()
-        .map(|t| Term {
-            key: t
-                .get("topologyKey")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            namespaces: t
-                .get("namespaces")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| vec![pod.namespace.to_string()]),
-            // An absent selector selects nothing.
-            selector: LabelSelector::from_object(t.get("labelSelector")).unwrap_or_else(|| {
-                LabelSelector(vec![crate::sim::selector::Req::In(
-                    String::new(),
-                    Vec::new(),
-                )])
-            }),
-        })
-        .collect();
+    let terms = Term::parse_all(&pod.namespace, raw);
     let mut counts = HashMap::new();
     for node in nodes {
         let here = on_node

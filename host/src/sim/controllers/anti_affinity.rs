@@ -12,26 +12,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::matching::NodeInfo;
-use crate::sim::selector::LabelSelector;
+use super::pod_term::Term;
 use crate::sim::store::Object;
 
 /// The real filter's reason for the pending pod's own terms.
 pub const REASON_OWN: &str = "node(s) didn't match pod anti-affinity rules";
 /// The real filter's reason for the terms of the pods already there.
 pub const REASON_EXISTING: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
-
-/// One required anti-affinity term.
-struct Term {
-    key: String,
-    namespaces: Vec<String>,
-    selector: LabelSelector,
-}
-
-impl Term {
-    fn selects(&self, o: &Object) -> bool {
-        self.namespaces.iter().any(|n| **n == *o.namespace) && self.selector.matches(o)
-    }
-}
 
 /// A pod's required anti-affinity terms; empty when it has none.
 fn terms_of(pod: &Object) -> Vec<Term> {
@@ -50,33 +37,7 @@ fn terms_of(pod: &Object) -> Vec<Term> {
     else {
         return Vec::new();
     };
-    raw.iter()
-        .map(|t| Term {
-            key: t
-                .get("topologyKey")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            namespaces: t
-                .get("namespaces")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| vec![pod.namespace.to_string()]),
-            // An absent selector selects nothing.
-            selector: LabelSelector::from_object(t.get("labelSelector")).unwrap_or_else(|| {
-                LabelSelector(vec![crate::sim::selector::Req::In(
-                    String::new(),
-                    Vec::new(),
-                )])
-            }),
-        })
-        .collect()
+    Term::parse_all(&pod.namespace, raw)
 }
 
 /// The bound pods that carry anti-affinity terms, with their node: read once per scheduling

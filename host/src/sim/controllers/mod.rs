@@ -12,6 +12,7 @@ mod jobs;
 mod kubelet;
 pub mod matching;
 mod node_lease;
+mod pod_term;
 mod preemption;
 mod scheduler;
 mod spread;
