@@ -714,6 +714,24 @@ fn topology_spread(
     Ok(out)
 }
 
+/// Required pod affinity or anti-affinity terms, projected.
+fn pod_affinity_terms(
+    subject: &Subject<'_>,
+    terms: Option<&[core::PodAffinityTerm]>,
+) -> Result<Vec<PodAffinityTerm>, ProjectError> {
+    terms
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            Ok(PodAffinityTerm {
+                selector: label_selector(subject, t.label_selector.as_ref())?,
+                namespaces: t.namespaces.clone().unwrap_or_default(),
+                topology_key: t.topology_key.clone(),
+            })
+        })
+        .collect()
+}
+
 /// A Pod, projected, with its owner and volumes resolved through `resolver`.
 pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
     let meta = &p.metadata;
@@ -737,38 +755,24 @@ pub fn pod(resolver: &Resolver, p: &core::Pod) -> Result<Pod, ProjectError> {
             Some(sel) => node_selector_terms(&subject, &sel.node_selector_terms)?,
             None => Vec::new(),
         };
-    let required_affinity = affinity
-        .and_then(|a| a.pod_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            Ok(PodAffinityTerm {
-                selector: label_selector(&subject, t.label_selector.as_ref())?,
-                namespaces: t.namespaces.clone().unwrap_or_default(),
-                topology_key: t.topology_key.clone(),
-            })
-        })
-        .collect::<Result<_, ProjectError>>()?;
-    let required_anti_affinity = affinity
-        .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            Ok(PodAffinityTerm {
-                selector: label_selector(&subject, t.label_selector.as_ref())?,
-                namespaces: t.namespaces.clone().unwrap_or_default(),
-                topology_key: t.topology_key.clone(),
-            })
-        })
-        .collect::<Result<_, ProjectError>>()?;
+    let required_affinity = pod_affinity_terms(
+        &subject,
+        affinity
+            .and_then(|a| a.pod_affinity.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_deref()
+            }),
+    )?;
+    let required_anti_affinity = pod_affinity_terms(
+        &subject,
+        affinity
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_deref()
+            }),
+    )?;
     let tolerations = spec
         .and_then(|s| s.tolerations.as_ref())
         .into_iter()
