@@ -530,31 +530,26 @@ where
         Ok(page) => page,
         Err(e) => Err(list_error(kube::Error::Service(Box::new(e)))),
     });
-    match peeked {
-        Peek::Next(token) => (
-            Some(token),
-            PendingPage {
-                items: items.map(|page| page.map(|(_, items)| items)).boxed(),
-                last: false,
-            },
-        ),
-        Peek::Last => (
-            None,
-            PendingPage {
-                items: items.map(|page| page.map(|(_, items)| items)).boxed(),
-                last: true,
-            },
-        ),
+    let (next, last) = match peeked {
+        Peek::Next(token) => (Some(token), false),
+        Peek::Last => (None, true),
         // Metadata after the items: the token is known only once the page is read.
-        Peek::Unknown => match items.await {
-            Ok((next, items)) => {
-                let mut page = PendingPage::ready(Ok(items));
-                page.last = next.is_none();
-                (next, page)
-            }
-            Err(e) => (None, PendingPage::ready(Err(e))),
-        },
-    }
+        Peek::Unknown => {
+            return match items.await {
+                Ok((next, items)) => {
+                    let mut page = PendingPage::ready(Ok(items));
+                    page.last = next.is_none();
+                    (next, page)
+                }
+                Err(e) => (None, PendingPage::ready(Err(e))),
+            };
+        }
+    };
+    let page = PendingPage {
+        items: items.map(|page| page.map(|(_, items)| items)).boxed(),
+        last,
+    };
+    (next, page)
 }
 
 /// One page's body, API errors (non-2xx) as [`kube::Error::Api`].
@@ -786,10 +781,12 @@ where
     T: Send + 'static,
     F: Fn(Vec<ProjectedPod>) -> Result<T, SnapshotReadError> + Send + Sync + 'static,
 {
-    let resolver = match resolver.wait_for(Option::is_some).await {
-        Ok(r) => r.clone(),
-        Err(_) => None,
-    };
+    // The sender gone before sending means the snapshot stopped early.
+    let resolver = resolver
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|r| r.clone());
     let Some(resolver) = resolver else {
         return Err(SnapshotReadError::List {
             what: "pods",
