@@ -21,6 +21,7 @@ pub mod bundled;
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod fleet;
 pub mod k8s;
 pub mod run;
 pub mod runbook;

@@ -9,6 +9,7 @@ mod batch;
 mod bundled;
 mod cli;
 mod error_text;
+mod fleet;
 mod fixtures;
 mod foreign_build;
 mod foreign_policies;

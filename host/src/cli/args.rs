@@ -19,7 +19,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// Engine flags: limits and the compile cache.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Directory for compiled modules (default: $TKE_RECYCLE_CACHE_DIR or the user cache dir).
     #[arg(long, value_name = "DIR", global = true)]

@@ -115,12 +115,19 @@ impl RecycleConfig {
     pub fn load(path: &Path) -> Result<Self, UsageError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| bad(path, format!("cannot read it: {e}")))?;
-        let mut config: Self = serde_yaml::from_str(&text).map_err(|e| {
+        let config: Self = serde_yaml::from_str(&text).map_err(|e| {
             bad(
                 path,
                 format!("{e} (fields: cluster, nodes, selector, policies, noBundledPolicies, accept, yes, timeouts, onBlocked, disableEviction, login, keepDataDisk, journal, runbook)"),
             )
         })?;
+        config.checked(path, "")
+    }
+
+    /// Check a config read from `path` (its section `prefix`, e.g. `recycle.`, when it is part
+    /// of a larger file) and make its relative paths relative to the file's directory.
+    pub fn checked(mut self, path: &Path, prefix: &str) -> Result<Self, UsageError> {
+        let config = &mut self;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         for (i, p) in config.policies.iter_mut().enumerate() {
             match (&p.name, &p.path) {
@@ -128,7 +135,7 @@ impl RecycleConfig {
                     return Err(bad(
                         path,
                         format!(
-                            "policies[{i}] needs exactly one of `name` (a bundled policy) or `path` (a .wasm file)"
+                            "{prefix}policies[{i}] needs exactly one of `name` (a bundled policy) or `path` (a .wasm file)"
                         ),
                     ));
                 }
@@ -143,7 +150,7 @@ impl RecycleConfig {
             {
                 return Err(bad(
                     path,
-                    format!("policies[{i}].phase is {phase:?}; use `pre` or `post`"),
+                    format!("{prefix}policies[{i}].phase is {phase:?}; use `pre` or `post`"),
                 ));
             }
         }
@@ -156,7 +163,7 @@ impl RecycleConfig {
         {
             return Err(bad(
                 path,
-                format!("onBlocked is {o:?}; use `stop` or `skip`"),
+                format!("{prefix}onBlocked is {o:?}; use `stop` or `skip`"),
             ));
         }
         if let Some(l) = &config.login
@@ -165,13 +172,13 @@ impl RecycleConfig {
         {
             return Err(bad(
                 path,
-                "login has both keyIds and keepImageLogin; TKE takes one of them",
+                format!("{prefix}login has both keyIds and keepImageLogin; TKE takes one of them"),
             ));
         }
         if !config.nodes.is_empty() && config.selector.is_some() {
             return Err(bad(path, "give `nodes` or `selector`, not both"));
         }
-        Ok(config)
+        Ok(self)
     }
 }
 

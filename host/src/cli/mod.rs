@@ -11,6 +11,7 @@ mod check;
 mod config;
 mod demo;
 mod drain;
+mod fleet;
 mod nodes;
 mod output;
 mod policy;
@@ -80,6 +81,9 @@ pub enum Command {
     Drain(drain::DrainArgs),
     /// Finish a crashed or stopped run from its journal.
     Resume(resume::ResumeArgs),
+    /// Recycle many clusters in batches, with a health gate after each; the state stays in the
+    /// clusters (`fleet plan`, `fleet status`, `fleet resume`).
+    Fleet(fleet::FleetCommand),
     /// Runs and where each stands.
     Status(status::StatusArgs),
     /// Recycle two nodes of a built-in practice cluster end to end (no account needed).
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
                 .await
                 .map(ExitCode::from),
             Command::Resume(args) => args.execute().await.map(ExitCode::from),
+            Command::Fleet(cmd) => cmd.execute().await.map(ExitCode::from),
             Command::Status(args) => args.execute().await.map(ExitCode::from),
             Command::Demo(args) => args.execute().await.map(ExitCode::from),
         }

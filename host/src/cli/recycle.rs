@@ -38,6 +38,11 @@ async fn go(
     run_key: Option<&str>,
     matches: Option<&ArgMatches>,
 ) -> anyhow::Result<u8> {
+    let config = args
+        .config
+        .as_deref()
+        .map(RecycleConfig::load)
+        .transpose()?;
     let target = Target {
         mode,
         nodes: &args.nodes,
@@ -48,7 +53,7 @@ async fn go(
         keep_image_login: args.keep_image_login,
         keep_data_disk: args.keep_data_disk.as_deref(),
         uncordon_after_drain: false,
-        config: args.config.as_deref(),
+        config: config.as_ref(),
     };
     let mut prepared = args.common.prepare(target, matches).await?;
     prepared.options.run_key = run_key.map(str::to_owned);

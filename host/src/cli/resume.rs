@@ -101,17 +101,10 @@ pub(super) async fn resume_run(
         .map_err(|e| UsageError(api_error::render(&e)))?;
     let record = journal.run().clone();
     drop(journal);
-    let mode = match record.mode.as_str() {
-        "drain" => RunMode::Drain,
-        _ => RunMode::Recycle,
+    let cloud = match record.mode.as_str() {
+        "drain" => None,
+        _ => Some(how.cloud.client()?),
     };
-    let cloud = match mode {
-        RunMode::Recycle => Some(how.cloud.client()?),
-        _ => None,
-    };
-    let policies = &record.policies;
-    let pre = policies_from_record(&policies["pre"])?;
-    let post = policies_from_record(&policies["post"])?;
     let runtime = std::sync::Arc::new(
         how.engine
             .runtime()
@@ -123,32 +116,17 @@ pub(super) async fn resume_run(
         return Err(UsageError(format!("--runbook {}: no such file", p.display())).into());
     }
     let progress = Progress::new(how.output.format, &record.nodes);
-    let flag = |key: &str| {
-        record
-            .settings
-            .get(key)
-            .and_then(serde_json::Value::as_bool)
-            == Some(true)
-    };
-    let options = RunOptions {
-        policies_record: record.policies.clone(),
-        cluster_id: record.cluster_id.clone(),
-        resume: Some(run_id),
-        assume_yes: flag("assume_yes"),
-        allow_delete: flag("disable_eviction"),
-        kube_context: how.kube_context.clone(),
-        ..run_options(
-            mode,
-            record.nodes.clone(),
-            record.settings.clone(),
-            how.runbook
-                .clone()
-                .map_or(RunbookSource::Bundled, RunbookSource::File),
-            (pre, post),
-            backend,
-            &progress,
-        )
-    };
+    let runbook = how
+        .runbook
+        .clone()
+        .map_or(RunbookSource::Bundled, RunbookSource::File);
+    let options = resume_options(
+        &record,
+        backend,
+        runbook,
+        how.kube_context.clone(),
+        &progress,
+    )?;
     execute_prepared(PreparedRun {
         clients,
         cloud,
@@ -158,4 +136,46 @@ pub(super) async fn resume_run(
         journal_hint: how.journal_hint,
     })
     .await
+}
+
+/// The options that resume the journaled run `record` as it was started: its mode, nodes,
+/// settings and policies come from the journal.
+pub(super) fn resume_options(
+    record: &crate::run::journal::RunRecord,
+    backend: crate::run::journal::JournalBackend,
+    runbook: RunbookSource,
+    kube_context: Option<String>,
+    progress: &Progress,
+) -> anyhow::Result<RunOptions> {
+    let mode = match record.mode.as_str() {
+        "drain" => RunMode::Drain,
+        _ => RunMode::Recycle,
+    };
+    let policies = &record.policies;
+    let pre = policies_from_record(&policies["pre"])?;
+    let post = policies_from_record(&policies["post"])?;
+    let flag = |key: &str| {
+        record
+            .settings
+            .get(key)
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+    };
+    Ok(RunOptions {
+        policies_record: record.policies.clone(),
+        cluster_id: record.cluster_id.clone(),
+        resume: Some(record.run_id.clone()),
+        assume_yes: flag("assume_yes"),
+        allow_delete: flag("disable_eviction"),
+        kube_context,
+        ..run_options(
+            mode,
+            record.nodes.clone(),
+            record.settings.clone(),
+            runbook,
+            (pre, post),
+            backend,
+            progress,
+        )
+    })
 }

@@ -439,8 +439,8 @@ pub struct Target<'a> {
     pub keep_data_disk: Option<&'a str>,
     /// `drain --uncordon`.
     pub uncordon_after_drain: bool,
-    /// Config file.
-    pub config: Option<&'a std::path::Path>,
+    /// The config file's settings, already loaded and checked.
+    pub config: Option<&'a RecycleConfig>,
 }
 
 impl CommonRunArgs {
@@ -450,16 +450,16 @@ impl CommonRunArgs {
         target: Target<'_>,
         matches: Option<&ArgMatches>,
     ) -> anyhow::Result<PreparedRun> {
-        let config = target.config.map(RecycleConfig::load).transpose()?;
+        let config = target.config;
         let settings = runbook_settings(
             self,
-            config.as_ref(),
+            config,
             target.login_key_ids,
             target.keep_image_login,
             target.keep_data_disk,
             target.uncordon_after_drain,
         )?;
-        let config_only = config.as_ref().is_some_and(|c| c.no_bundled_policies)
+        let config_only = config.is_some_and(|c| c.no_bundled_policies)
             && self.selection.policies.is_empty();
         let mut pre = if config_only {
             Vec::new()
@@ -527,7 +527,7 @@ impl CommonRunArgs {
         let runbook_path = self
             .runbook
             .clone()
-            .or_else(|| config.as_ref().and_then(|c| c.runbook.clone()));
+            .or_else(|| config.and_then(|c| c.runbook.clone()));
         if let Some(p) = &runbook_path
             && !p.is_file()
         {
@@ -539,7 +539,7 @@ impl CommonRunArgs {
         let cluster_id = target
             .cluster
             .map(str::to_owned)
-            .or_else(|| config.as_ref().and_then(|c| c.cluster.clone()));
+            .or_else(|| config.and_then(|c| c.cluster.clone()));
         if target.mode != RunMode::Drain && cluster_id.is_none() {
             return Err(usage(
                 "--cluster cls-... is required: the TKE cluster the nodes are removed from and added back to",
@@ -555,7 +555,7 @@ impl CommonRunArgs {
                 .context("cannot start the WebAssembly engine")?,
         );
         let clients = self.kube.clients().await?;
-        let config_nodes = config.as_ref().map(|c| c.nodes.clone()).unwrap_or_default();
+        let config_nodes = config.map(|c| c.nodes.clone()).unwrap_or_default();
         let nodes_given = if target.nodes.is_empty() {
             &config_nodes[..]
         } else {
@@ -564,16 +564,16 @@ impl CommonRunArgs {
         let selector = target
             .selector
             .map(str::to_owned)
-            .or_else(|| config.as_ref().and_then(|c| c.selector.clone()))
+            .or_else(|| config.and_then(|c| c.selector.clone()))
             .filter(|_| target.nodes.is_empty());
         let nodes = target_nodes(&clients, nodes_given, selector.as_deref()).await?;
-        let journal = self.journal.backend(Some(&clients), config.as_ref())?;
+        let journal = self.journal.backend(Some(&clients), config)?;
         let progress = Progress::new(self.output.format, &nodes);
         let options = RunOptions {
             cluster_id,
-            assume_yes: self.yes || config.as_ref().is_some_and(|c| c.yes),
+            assume_yes: self.yes || config.is_some_and(|c| c.yes),
             allow_delete: self.disable_eviction
-                || config.as_ref().is_some_and(|c| c.disable_eviction),
+                || config.is_some_and(|c| c.disable_eviction),
             kube_context: self.kube.context.clone(),
             ..run_options(
                 target.mode,

@@ -96,6 +96,9 @@ pub struct ClusterSpec {
     /// The group TKE binds when AddExistedInstances is given no SecurityGroupIds (the project's
     /// default group: usually not the one the node was in).
     pub default_security_group_id: String,
+    /// The cluster's resource tags (`DescribeClusters` filters on them: `Tags`, `tag-key`,
+    /// `tag-value`).
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl ClusterSpec {
@@ -117,6 +120,7 @@ impl Default for ClusterSpec {
             container_runtime: "containerd".into(),
             security_groups: vec![],
             default_security_group_id: "sg-default0".into(),
+            tags: std::collections::BTreeMap::new(),
         }
     }
 }

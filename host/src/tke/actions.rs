@@ -69,6 +69,9 @@ pub struct DescribeClusters {
     /// Page size (default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
+    /// Filters (`Tags` with `key:value`, `tag-key`, `ClusterName`, ...), all of which must match.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Filter>,
 }
 
 /// A cluster.

@@ -364,6 +364,31 @@ impl TcClient {
         }
     }
 
+    /// Every cluster of the account in the region that matches `filters` (all pages).
+    pub async fn clusters(&self, filters: Vec<super::actions::Filter>) -> Result<Vec<Cluster>, TkeError> {
+        const PAGE: u64 = 100;
+        let mut all = Vec::new();
+        loop {
+            let offset = all.len() as u64;
+            let page = self
+                .call(&DescribeClusters {
+                    offset: Some(offset),
+                    limit: Some(PAGE),
+                    filters: filters.clone(),
+                    ..Default::default()
+                })
+                .await?;
+            let got = page.clusters.unwrap_or_default();
+            let n = got.len() as u64;
+            all.extend(got);
+            // A short page or the total reached ends it; a server that keeps answering full
+            // pages past its total must not make us loop forever.
+            if n < PAGE || all.len() as u64 >= page.total_count {
+                return Ok(all);
+            }
+        }
+    }
+
     /// One cluster, or `None` when the account has no such cluster in this region.
     pub async fn cluster(&self, cluster_id: &str) -> Result<Option<Cluster>, TkeError> {
         let resp = self

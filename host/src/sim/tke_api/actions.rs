@@ -177,7 +177,9 @@ fn describe_clusters(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
             "MaxClusterServiceNum": 1024, "Ipvs": false, "VpcId": "vpc-sim00001", "Cni": true, "KubeProxyMode": "iptables",
             "ServiceCIDR": "", "Subnets": [], "IgnoreServiceCIDRConflict": false, "IsDualStack": false, "Ipv6ServiceCIDR": "",
             "CiliumMode": ""},
-        "ClusterNodeNum": nodes, "ProjectId": 0, "TagSpecification": [], "ClusterStatus": "Running",
+        "ClusterNodeNum": nodes, "ProjectId": 0, "ClusterStatus": "Running",
+        "TagSpecification": [{"ResourceType": "cluster", "Tags": c.tags.iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}],
         "Property": "{\"NodeNameType\":\"lan-ip\"}", "ClusterMaterNodeNum": 0, "ImageId": "img-sim00001",
         "OsCustomizeType": "GENERAL", "ContainerRuntime": c.container_runtime, "CreatedTime": "2024-01-01T00:00:00Z",
         "DeletionProtection": false, "EnableExternalNode": false, "ClusterLevel": "L20", "AutoUpgradeClusterLevel": false,
@@ -186,12 +188,46 @@ fn describe_clusters(st: &TkeState, p: &Value) -> Result<Value, TkeError> {
     let all = if ids
         .as_ref()
         .is_none_or(|ids| ids.is_empty() || ids.contains(&c.id))
+        && cluster_matches(c, &filters(p)?)?
     {
         vec![cluster]
     } else {
         vec![]
     };
     Ok(json!({"TotalCount": all.len(), "Clusters": page(&all, offset, limit)}))
+}
+
+/// `DescribeClusters` filters, as the API documents them: every filter must match (AND), any of
+/// a filter's values (OR). `Tags` values are `key:value`.
+fn cluster_matches(
+    c: &crate::sim::scenario::ClusterSpec,
+    filters: &[(String, Vec<String>)],
+) -> Result<bool, TkeError> {
+    for (name, values) in filters {
+        let any = |f: &dyn Fn(&str) -> bool| values.iter().any(|v| f(v));
+        let ok = match name.as_str() {
+            "ClusterName" => any(&|v| v == c.name),
+            "ClusterStatus" => any(&|v| v == "Running"),
+            "ClusterType" => any(&|v| v == "MANAGED_CLUSTER"),
+            "vpc-id" => any(&|v| v == "vpc-sim00001"),
+            "tag-key" => any(&|v| c.tags.contains_key(v)),
+            "tag-value" => any(&|v| c.tags.values().any(|t| t == v)),
+            "Tags" => any(&|v| {
+                v.split_once(':')
+                    .is_some_and(|(k, val)| c.tags.get(k).is_some_and(|t| t == val))
+            }),
+            other => {
+                return Err(TkeError::new(
+                    "InvalidParameterValue",
+                    format!("The value `{other}` of parameter `Filters.Name` is not valid."),
+                ));
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn instance_json(vm: &Vm, m: &Membership) -> Value {
