@@ -21,8 +21,16 @@ const SPEED: f64 = 100.0;
 /// Three demo clusters `cls-fleeta`, `-b`, `-c`, tagged `team: web`; `edit` changes one by
 /// index before it starts.
 async fn three(edit: impl Fn(usize, &mut tke_recycle::sim::scenario::Scenario)) -> Vec<SimHandle> {
+    clusters(3, edit).await
+}
+
+/// `n` demo clusters `cls-fleeta`, `-b`, ... (see [`three`]).
+async fn clusters(
+    n: usize,
+    edit: impl Fn(usize, &mut tke_recycle::sim::scenario::Scenario),
+) -> Vec<SimHandle> {
     let mut sims = Vec::new();
-    for (i, letter) in ["a", "b", "c"].iter().enumerate() {
+    for (i, letter) in ["a", "b", "c"].iter().take(n).enumerate() {
         let sim = demo_sim(SPEED, |s| {
             s.cluster.id = format!("cls-fleet{letter}");
             s.cluster.tags.insert("team".into(), "web".into());
@@ -53,7 +61,10 @@ fn accounts(sims: &[SimHandle]) -> String {
 
 /// A fleet config listing the clusters by ID.
 fn listed_config(sims: &[SimHandle], extra: &str) -> String {
-    let mut s = format!("fleet: web-upgrade\nbatchSize: 2\nnodes: {{selector: recycle=yes}}\ngate: {{timeout: 3, interval: 1}}\nrecycle: {{yes: true}}\n{}clusters:\n", accounts(sims));
+    let mut s = format!(
+        "fleet: web-upgrade\nbatchSize: 2\nnodes: {{selector: recycle=yes}}\ngate: {{timeout: 3, interval: 1}}\nrecycle: {{yes: true}}\n{}clusters:\n",
+        accounts(sims)
+    );
     for (i, sim) in sims.iter().enumerate() {
         s.push_str(&format!(
             "- {{id: {}, account: acct{i}, kubeconfig: '{}'}}\n",
@@ -67,7 +78,10 @@ fn listed_config(sims: &[SimHandle], extra: &str) -> String {
 
 /// A fleet config finding the clusters by their tag, one discovery per account.
 fn discovered_config(sims: &[SimHandle], extra: &str) -> String {
-    let mut s = format!("fleet: web-upgrade\nbatchSize: 2\nnodes: {{selector: recycle=yes}}\ngate: {{timeout: 20, interval: 1}}\nrecycle: {{yes: true}}\n{}discover:\n", accounts(sims));
+    let mut s = format!(
+        "fleet: web-upgrade\nbatchSize: 2\nnodes: {{selector: recycle=yes}}\ngate: {{timeout: 20, interval: 1}}\nrecycle: {{yes: true}}\n{}discover:\n",
+        accounts(sims)
+    );
     for (i, sim) in sims.iter().enumerate() {
         s.push_str(&format!(
             "- {{account: acct{i}, tags: {{team: web}}, kubeconfig: '{}'}}\n",
@@ -78,7 +92,13 @@ fn discovered_config(sims: &[SimHandle], extra: &str) -> String {
     s
 }
 
-async fn fleet(sims: &[SimHandle], state: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+async fn fleet(
+    sims: &[SimHandle],
+    state: &Path,
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Ran {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tke-recycle"));
     cmd.arg("fleet")
         .args(args)
@@ -115,11 +135,15 @@ async fn fleet(sims: &[SimHandle], state: &Path, config: &Path, args: &[&str], e
 async fn status(sims: &[SimHandle], state: &Path, config: &Path) -> Value {
     let ran = fleet(sims, state, config, &["status"], &[]).await;
     assert_eq!(ran.code, Some(0), "status failed\n{}", ran.show());
-    serde_json::from_str(ran.stdout.trim()).unwrap_or_else(|e| panic!("status is not JSON ({e})\n{}", ran.show()))
+    serde_json::from_str(ran.stdout.trim())
+        .unwrap_or_else(|e| panic!("status is not JSON ({e})\n{}", ran.show()))
 }
 
 fn state_of(status: &Value, cluster: &str) -> String {
-    status["clusters"][cluster]["state"].as_str().unwrap_or("?").to_owned()
+    status["clusters"][cluster]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned()
 }
 
 /// The cluster was not touched: no TKE change, no run journal, its node not cordoned.
@@ -130,7 +154,11 @@ fn assert_untouched(sim: &SimHandle) {
         .filter(|a| a.action == "DeleteClusterInstances" || a.action == "AddExistedInstances")
         .map(|a| a.action.clone())
         .collect();
-    assert!(changes.is_empty(), "{}: TKE changes {changes:?}", sim.cluster_id);
+    assert!(
+        changes.is_empty(),
+        "{}: TKE changes {changes:?}",
+        sim.cluster_id
+    );
     let journals = sim
         .store()
         .list(Res::ConfigMaps, Some("kube-system"))
@@ -149,8 +177,18 @@ fn assert_untouched(sim: &SimHandle) {
 
 /// Each cluster's node recycled exactly once and back, nothing lost.
 fn assert_recycled_once(sim: &SimHandle) {
-    assert_eq!(calls(sim, "DeleteClusterInstances", INSTANCE), 1, "{}: removals", sim.cluster_id);
-    assert_eq!(calls(sim, "AddExistedInstances", INSTANCE), 1, "{}: adds", sim.cluster_id);
+    assert_eq!(
+        calls(sim, "DeleteClusterInstances", INSTANCE),
+        1,
+        "{}: removals",
+        sim.cluster_id
+    );
+    assert_eq!(
+        calls(sim, "AddExistedInstances", INSTANCE),
+        1,
+        "{}: adds",
+        sim.cluster_id
+    );
     assert_back(sim, NODE);
     assert_no_vm_lost(sim);
 }
@@ -170,21 +208,39 @@ async fn a_failed_gate_stops_the_fleet_before_the_next_batch_and_resume_finishes
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("fleet.yaml");
-    std::fs::write(&config, listed_config(&sims, "record: {cluster: cls-fleeta}\n")).expect("config");
+    std::fs::write(
+        &config,
+        listed_config(&sims, "record: {cluster: cls-fleeta}\n"),
+    )
+    .expect("config");
 
     let plan = fleet(&sims, dir.path(), &config, &["plan"], &[]).await;
     assert_eq!(plan.code, Some(0), "plan\n{}", plan.show());
-    let batches: Vec<Value> = plan.events().into_iter().filter(|e| e["step"] == "batch").collect();
+    let batches: Vec<Value> = plan
+        .events()
+        .into_iter()
+        .filter(|e| e["step"] == "batch")
+        .collect();
     assert_eq!(batches.len(), 2, "{}", plan.show());
     for sim in &sims {
         assert_untouched(sim);
     }
 
     let ran = fleet(&sims, dir.path(), &config, &[], &[]).await;
-    assert_eq!(ran.code, Some(3), "the failed gate stops the fleet\n{}", ran.show());
+    assert_eq!(
+        ran.code,
+        Some(3),
+        "the failed gate stops the fleet\n{}",
+        ran.show()
+    );
     let end = ran.end();
     assert_eq!(end["data"]["status"], "stopped", "{end}");
-    assert!(end["message"].as_str().is_some_and(|m| m.contains("cls-fleetb gate-failed") && m.contains("10.0.8.15")), "{end}");
+    assert!(
+        end["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cls-fleetb gate-failed") && m.contains("10.0.8.15")),
+        "{end}"
+    );
     assert_recycled_once(&sims[0]);
     assert_recycled_once(&sims[1]);
     assert_untouched(&sims[2]);
@@ -192,7 +248,10 @@ async fn a_failed_gate_stops_the_fleet_before_the_next_batch_and_resume_finishes
     // Any machine sees the same picture: the record is in cluster a.
     let other = tempfile::tempdir().expect("tempdir");
     let st = status(&sims, other.path(), &config).await;
-    assert_eq!(st["source"], "record kube-system/tke-recycle-fleet-web-upgrade", "{st}");
+    assert_eq!(
+        st["source"], "record kube-system/tke-recycle-fleet-web-upgrade",
+        "{st}"
+    );
     assert_eq!(state_of(&st, "cls-fleeta"), "done", "{st}");
     assert_eq!(state_of(&st, "cls-fleetb"), "gate-failed", "{st}");
     assert_eq!(state_of(&st, "cls-fleetc"), "pending", "{st}");
@@ -225,25 +284,51 @@ async fn a_failed_gate_stops_the_fleet_before_the_next_batch_and_resume_finishes
 /// directory; with the record in a cluster or rebuilt from the journals.
 async fn killed_and_resumed(failpoint: u64, record: bool) {
     let sims = three(|_, _| {}).await;
-    let extra = if record { "record: {cluster: cls-fleetb}\n" } else { "" };
+    let extra = if record {
+        "record: {cluster: cls-fleetb}\n"
+    } else {
+        ""
+    };
     let first = tempfile::tempdir().expect("tempdir");
     let config_dir = tempfile::tempdir().expect("tempdir");
     let config = config_dir.path().join("fleet.yaml");
     std::fs::write(&config, discovered_config(&sims, extra)).expect("config");
     let fp = format!("journal-write:{failpoint}");
-    let ran = fleet(&sims, first.path(), &config, &[], &[("TKE_RECYCLE_FAILPOINT", &fp)]).await;
+    let ran = fleet(
+        &sims,
+        first.path(),
+        &config,
+        &[],
+        &[("TKE_RECYCLE_FAILPOINT", &fp)],
+    )
+    .await;
     let case = format!("failpoint={failpoint} record={record}");
-    assert_eq!(ran.code, None, "{case}: the fleet was not killed\n{}", ran.show());
+    assert_eq!(
+        ran.code,
+        None,
+        "{case}: the fleet was not killed\n{}",
+        ran.show()
+    );
 
     let second = tempfile::tempdir().expect("tempdir");
     let resumed = fleet(&sims, second.path(), &config, &["resume"], &[]).await;
-    assert_eq!(resumed.code, Some(0), "{case}: resume\n--- killed\n{}\n--- resume\n{}", ran.show(), resumed.show());
+    assert_eq!(
+        resumed.code,
+        Some(0),
+        "{case}: resume\n--- killed\n{}\n--- resume\n{}",
+        ran.show(),
+        resumed.show()
+    );
     for sim in &sims {
         assert_recycled_once(sim);
     }
     let st = status(&sims, second.path(), &config).await;
     assert_eq!(st["finished"], true, "{case}: {st}");
-    let want = if record { "record kube-system/tke-recycle-fleet-web-upgrade" } else { "rebuilt from the clusters' journals" };
+    let want = if record {
+        "record kube-system/tke-recycle-fleet-web-upgrade"
+    } else {
+        "rebuilt from the clusters' journals"
+    };
     assert_eq!(st["source"], want, "{case}: {st}");
     // A fleet that is done does nothing more.
     let again = fleet(&sims, second.path(), &config, &[], &[]).await;
@@ -275,6 +360,55 @@ async fn nothing_to_resume_is_a_clear_error() {
     assert!(ran.stderr.contains("nothing to resume"), "{}", ran.show());
     for sim in sims {
         assert_untouched(&sim);
+        sim.shutdown();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_whose_pre_checks_deny_is_skipped_whole_and_the_fleet_goes_on() {
+    // Cluster a's node carries the protection label: its pre-checks deny.
+    let sims = clusters(2, |i, s| {
+        if i == 0 {
+            for n in &mut s.nodes {
+                if n.lan_ip == NODE {
+                    n.node_only_labels
+                        .insert("tke-recycle.io/protected".into(), "true".into());
+                }
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("fleet.yaml");
+    let text = listed_config(&sims, "record: {cluster: cls-fleetb}\n")
+        .replace("batchSize: 2", "batchSize: 1");
+    std::fs::write(&config, text).expect("config");
+    let ran = fleet(&sims, dir.path(), &config, &[], &[]).await;
+    assert_eq!(
+        ran.code,
+        Some(1),
+        "a skipped cluster is a deny\n{}",
+        ran.show()
+    );
+    let skipped = ran
+        .events()
+        .into_iter()
+        .find(|e| e["step"] == "skipped")
+        .unwrap_or_else(|| panic!("no skipped event\n{}", ran.show()));
+    assert_eq!(skipped["cluster"], "cls-fleeta", "{skipped}");
+    assert!(
+        skipped["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("protected-nodes.labelled")),
+        "{skipped}"
+    );
+    assert_untouched(&sims[0]);
+    assert_recycled_once(&sims[1]);
+    let st = status(&sims, dir.path(), &config).await;
+    assert_eq!(state_of(&st, "cls-fleeta"), "skipped", "{st}");
+    assert_eq!(state_of(&st, "cls-fleetb"), "done", "{st}");
+    assert_eq!(st["finished"], true, "{st}");
+    for sim in sims {
         sim.shutdown();
     }
 }

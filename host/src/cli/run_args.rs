@@ -459,8 +459,8 @@ impl CommonRunArgs {
             target.keep_data_disk,
             target.uncordon_after_drain,
         )?;
-        let config_only = config.is_some_and(|c| c.no_bundled_policies)
-            && self.selection.policies.is_empty();
+        let config_only =
+            config.is_some_and(|c| c.no_bundled_policies) && self.selection.policies.is_empty();
         let mut pre = if config_only {
             Vec::new()
         } else {
@@ -572,8 +572,7 @@ impl CommonRunArgs {
         let options = RunOptions {
             cluster_id,
             assume_yes: self.yes || config.is_some_and(|c| c.yes),
-            allow_delete: self.disable_eviction
-                || config.is_some_and(|c| c.disable_eviction),
+            allow_delete: self.disable_eviction || config.is_some_and(|c| c.disable_eviction),
             kube_context: self.kube.context.clone(),
             ..run_options(
                 target.mode,

@@ -157,7 +157,10 @@ pub struct FleetRecord {
 
 /// The clusters in batches of `size` (at least 1), in the given order.
 pub fn batches(cluster_ids: &[String], size: usize) -> Vec<Vec<String>> {
-    cluster_ids.chunks(size.max(1)).map(<[String]>::to_vec).collect()
+    cluster_ids
+        .chunks(size.max(1))
+        .map(<[String]>::to_vec)
+        .collect()
 }
 
 impl FleetRecord {
@@ -308,7 +311,8 @@ impl RecordStore {
             self.resource_version = None;
             return Ok(None);
         };
-        self.resource_version.clone_from(&cm.metadata.resource_version);
+        self.resource_version
+            .clone_from(&cm.metadata.resource_version);
         let text = cm
             .data
             .as_ref()
@@ -441,9 +445,7 @@ mod tests {
             (Some(run(RunStatus::Done)), false, ClusterState::Recycled),
             (Some(run(RunStatus::Done)), true, ClusterState::Done),
             (
-                Some(run(RunStatus::Stopped {
-                    reason: "x".into(),
-                })),
+                Some(run(RunStatus::Stopped { reason: "x".into() })),
                 false,
                 ClusterState::Failed,
             ),

@@ -4,7 +4,6 @@
 use k8s_openapi::api::core::v1::Node;
 use serde::Deserialize;
 
-
 /// The label TKE puts on a node pool's nodes.
 pub const NODE_POOL_LABEL: &str = "tke.cloud.tencent.com/nodepool-id";
 
@@ -63,7 +62,9 @@ pub enum SelectError {
     #[error("kubeletOlderThan {0:?} is not a version; write it as 1.30 or v1.30.2")]
     BadVersion(String),
     /// `all: false` selects nothing, which is certainly not what was meant.
-    #[error("`all: false` selects no node; drop it or choose nodePool, selector or kubeletOlderThan")]
+    #[error(
+        "`all: false` selects no node; drop it or choose nodePool, selector or kubeletOlderThan"
+    )]
     AllFalse,
     /// An empty selector would choose every node by accident.
     #[error("the node selector is empty; write `all: true` to recycle every node")]
@@ -136,11 +137,10 @@ impl NodeSelection {
                     .and_then(|s| s.node_info.as_ref())
                     .map(|i| i.kubelet_version.clone())
                     .unwrap_or_default();
-                let version =
-                    parse_version(&reported).ok_or_else(|| SelectError::NodeVersion {
-                        node: name.clone(),
-                        version: reported.clone(),
-                    })?;
+                let version = parse_version(&reported).ok_or_else(|| SelectError::NodeVersion {
+                    node: name.clone(),
+                    version: reported.clone(),
+                })?;
                 if version >= limit {
                     continue;
                 }
@@ -246,10 +246,16 @@ mod tests {
             NodeSelection::All(false).validate(),
             Err(SelectError::AllFalse)
         );
-        assert!(NodeSelection::KubeletOlderThan("new".into()).validate().is_err());
+        assert!(
+            NodeSelection::KubeletOlderThan("new".into())
+                .validate()
+                .is_err()
+        );
         assert!(NodeSelection::Selector(" ".into()).validate().is_err());
         assert_eq!(
-            NodeSelection::NodePool("np-1".into()).label_selector().as_deref(),
+            NodeSelection::NodePool("np-1".into())
+                .label_selector()
+                .as_deref(),
             Some("tke.cloud.tencent.com/nodepool-id=np-1")
         );
         assert_eq!(

@@ -365,7 +365,10 @@ impl TcClient {
     }
 
     /// Every cluster of the account in the region that matches `filters` (all pages).
-    pub async fn clusters(&self, filters: Vec<super::actions::Filter>) -> Result<Vec<Cluster>, TkeError> {
+    pub async fn clusters(
+        &self,
+        filters: Vec<super::actions::Filter>,
+    ) -> Result<Vec<Cluster>, TkeError> {
         const PAGE: u64 = 100;
         let mut all = Vec::new();
         loop {

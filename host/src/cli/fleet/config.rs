@@ -223,14 +223,20 @@ impl FleetConfig {
             return Err(bad(path, "batchSize must be at least 1"));
         }
         if config.gate.timeout == 0 || config.gate.interval == 0 {
-            return Err(bad(path, "gate.timeout and gate.interval must be at least 1 (seconds)"));
+            return Err(bad(
+                path,
+                "gate.timeout and gate.interval must be at least 1 (seconds)",
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in config.clusters.iter().enumerate() {
             if !c.id.starts_with("cls-") {
                 return Err(bad(
                     path,
-                    format!("clusters[{i}].id {:?} is not a TKE cluster ID (cls-...)", c.id),
+                    format!(
+                        "clusters[{i}].id {:?} is not a TKE cluster ID (cls-...)",
+                        c.id
+                    ),
                 ));
             }
             if !seen.insert(c.id.clone()) {
@@ -253,7 +259,9 @@ impl FleetConfig {
             if d.tags.is_empty() {
                 return Err(bad(
                     path,
-                    format!("discover[{i}] has no tags; name the tags that mark the fleet's clusters (a discovery without them would take every cluster of the account)"),
+                    format!(
+                        "discover[{i}] has no tags; name the tags that mark the fleet's clusters (a discovery without them would take every cluster of the account)"
+                    ),
                 ));
             }
         }
@@ -263,7 +271,10 @@ impl FleetConfig {
         {
             return Err(bad(
                 path,
-                format!("record.cluster {} is not one of the fleet's clusters", r.cluster),
+                format!(
+                    "record.cluster {} is not one of the fleet's clusters",
+                    r.cluster
+                ),
             ));
         }
         Ok(config)
@@ -396,8 +407,14 @@ mod tests {
         .expect("loads");
         assert_eq!(c.batch_size, 2);
         assert!(c.kubeconfig.as_ref().is_some_and(|p| p.is_absolute()));
-        assert_eq!(c.clusters[0].nodes, Some(NodeSelection::NodePool("np-1".into())));
-        assert_eq!(c.record.as_ref().map(|r| r.namespace.as_str()), Some("kube-system"));
+        assert_eq!(
+            c.clusters[0].nodes,
+            Some(NodeSelection::NodePool("np-1".into()))
+        );
+        assert_eq!(
+            c.record.as_ref().map(|r| r.namespace.as_str()),
+            Some("kube-system")
+        );
         assert!(c.recycle.yes);
     }
 
@@ -405,22 +422,78 @@ mod tests {
     fn mistakes_name_the_field_and_the_fix() {
         let base = "fleet: f\nnodes: {all: true}\n";
         let cases = [
-            ("name", "fleet: Big_Fleet\nclusters: [{id: cls-a}]\nnodes: {all: true}\n", "lowercase"),
+            (
+                "name",
+                "fleet: Big_Fleet\nclusters: [{id: cls-a}]\nnodes: {all: true}\n",
+                "lowercase",
+            ),
             ("typo", "fleet: f\nclustrs: []\n", "unknown field `clustrs`"),
             ("no_clusters", base, "no clusters"),
-            ("bad_id", "fleet: f\nnodes: {all: true}\nclusters: [{id: a}]\n", "not a TKE cluster ID"),
-            ("twice", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}, {id: cls-a}]\n", "listed twice"),
-            ("no_nodes", "fleet: f\nclusters: [{id: cls-a}]\n", "no node selection"),
-            ("two_selections", "fleet: f\nclusters: [{id: cls-a}]\nnodes: {all: true, nodePool: np}\n", "nodes"),
-            ("version", "fleet: f\nclusters: [{id: cls-a}]\nnodes: {kubeletOlderThan: new}\n", "not a version"),
-            ("account", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a, account: x}]\n", "account \"x\""),
-            ("which_account", "fleet: f\nnodes: {all: true}\naccounts: {a: {}, b: {}}\nclusters: [{id: cls-a}]\n", "say which"),
-            ("recycle_nodes", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {nodes: [x]}\n", "chooses them per cluster"),
-            ("recycle_journal", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {journal: {inCluster: true}}\n", "recycle.journal"),
-            ("recycle_checked", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {onBlocked: later}\n", "recycle.onBlocked"),
-            ("batch", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nbatchSize: 0\n", "batchSize"),
-            ("record", "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecord: {cluster: cls-z}\n", "record.cluster"),
-            ("untagged", "fleet: f\nnodes: {all: true}\ndiscover: [{context: x}]\n", "no tags"),
+            (
+                "bad_id",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: a}]\n",
+                "not a TKE cluster ID",
+            ),
+            (
+                "twice",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}, {id: cls-a}]\n",
+                "listed twice",
+            ),
+            (
+                "no_nodes",
+                "fleet: f\nclusters: [{id: cls-a}]\n",
+                "no node selection",
+            ),
+            (
+                "two_selections",
+                "fleet: f\nclusters: [{id: cls-a}]\nnodes: {all: true, nodePool: np}\n",
+                "nodes",
+            ),
+            (
+                "version",
+                "fleet: f\nclusters: [{id: cls-a}]\nnodes: {kubeletOlderThan: new}\n",
+                "not a version",
+            ),
+            (
+                "account",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a, account: x}]\n",
+                "account \"x\"",
+            ),
+            (
+                "which_account",
+                "fleet: f\nnodes: {all: true}\naccounts: {a: {}, b: {}}\nclusters: [{id: cls-a}]\n",
+                "say which",
+            ),
+            (
+                "recycle_nodes",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {nodes: [x]}\n",
+                "chooses them per cluster",
+            ),
+            (
+                "recycle_journal",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {journal: {inCluster: true}}\n",
+                "recycle.journal",
+            ),
+            (
+                "recycle_checked",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecycle: {onBlocked: later}\n",
+                "recycle.onBlocked",
+            ),
+            (
+                "batch",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nbatchSize: 0\n",
+                "batchSize",
+            ),
+            (
+                "record",
+                "fleet: f\nnodes: {all: true}\nclusters: [{id: cls-a}]\nrecord: {cluster: cls-z}\n",
+                "record.cluster",
+            ),
+            (
+                "untagged",
+                "fleet: f\nnodes: {all: true}\ndiscover: [{context: x}]\n",
+                "no tags",
+            ),
         ];
         for (case, text, want) in cases {
             let err = load(text).expect_err(case).to_string();

@@ -31,9 +31,7 @@ use super::{EXIT_DENY, EXIT_FAILED, EXIT_OK};
 use crate::bindings::RunMode;
 use crate::engine::Runtime;
 use crate::fleet::gate;
-use crate::fleet::record::{
-    ClusterState, FleetRecord, GATE_ENTRY, RecordStore, run_key,
-};
+use crate::fleet::record::{ClusterState, FleetRecord, GATE_ENTRY, RecordStore, run_key};
 use crate::fleet::select;
 use crate::k8s::api_error;
 use crate::k8s::client::Clients;
@@ -190,7 +188,11 @@ fn journal_backend(clients: &Clients) -> JournalBackend {
 }
 
 /// The run the fleet started on a cluster, from that cluster's journal.
-async fn fleet_run(clients: &Clients, fleet: &str, cluster_id: &str) -> anyhow::Result<Option<Journal>> {
+async fn fleet_run(
+    clients: &Clients,
+    fleet: &str,
+    cluster_id: &str,
+) -> anyhow::Result<Option<Journal>> {
     let backend = journal_backend(clients);
     let key = run_key(fleet, cluster_id);
     let runs = Journal::list(&backend)
@@ -268,8 +270,14 @@ async fn open_book(
             let recorded: std::collections::BTreeSet<&String> = rec.clusters.keys().collect();
             let configured: std::collections::BTreeSet<&String> = ids.iter().collect();
             if recorded != configured {
-                let added: Vec<&str> = configured.difference(&recorded).map(|s| s.as_str()).collect();
-                let gone: Vec<&str> = recorded.difference(&configured).map(|s| s.as_str()).collect();
+                let added: Vec<&str> = configured
+                    .difference(&recorded)
+                    .map(|s| s.as_str())
+                    .collect();
+                let gone: Vec<&str> = recorded
+                    .difference(&configured)
+                    .map(|s| s.as_str())
+                    .collect();
                 return Err(UsageError(format!(
                     "fleet {} was started with other clusters (not in the record: {}; in the record but not in the config: {}); its batches are fixed, so finish it with its clusters or start a fleet with another name",
                     config.fleet,
@@ -294,7 +302,13 @@ async fn open_book(
             }
             Err(e) => {
                 if let Some(out) = out {
-                    out.event(&t.id, "", "unreachable", &api_error::render(e.as_ref()), None);
+                    out.event(
+                        &t.id,
+                        "",
+                        "unreachable",
+                        &api_error::render(e.as_ref()),
+                        None,
+                    );
                 }
             }
         }
@@ -326,7 +340,11 @@ async fn run(
         ))
         .into());
     }
-    let runtime = Arc::new(engine.runtime().context("cannot start the WebAssembly engine")?);
+    let runtime = Arc::new(
+        engine
+            .runtime()
+            .context("cannot start the WebAssembly engine")?,
+    );
     let fleet = Arc::new(Fleet {
         config,
         out: out.clone(),
@@ -339,13 +357,22 @@ async fn run(
     {
         let mut book = fleet.book.lock().await;
         if let Some(why) = book.record.stopped.take() {
-            out.event("", "", "resume", &format!("fleet {} stopped earlier ({why}); going on", fleet.config.fleet), None);
+            out.event(
+                "",
+                "",
+                "resume",
+                &format!(
+                    "fleet {} stopped earlier ({why}); going on",
+                    fleet.config.fleet
+                ),
+                None,
+            );
         }
         let n = book.record.batches.len();
-        let where_ = book
-            .store
-            .as_ref()
-            .map_or_else(|| "rebuilt from the clusters' journals".to_owned(), |s| format!("record in {}", s.location()));
+        let where_ = book.store.as_ref().map_or_else(
+            || "rebuilt from the clusters' journals".to_owned(),
+            |s| format!("record in {}", s.location()),
+        );
         out.event(
             "",
             "",
@@ -363,8 +390,16 @@ async fn run(
     let for_signal = fleet.clone();
     let signal = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            for_signal.out.event("", "", "interrupted", "stopping every cluster at its next safe point (Ctrl-C again to abort at once)", None);
-            for_signal.interrupt.interrupt("interrupted by the operator (Ctrl-C)");
+            for_signal.out.event(
+                "",
+                "",
+                "interrupted",
+                "stopping every cluster at its next safe point (Ctrl-C again to abort at once)",
+                None,
+            );
+            for_signal
+                .interrupt
+                .interrupt("interrupted by the operator (Ctrl-C)");
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);
             }
@@ -385,7 +420,12 @@ async fn run_batches(fleet: &Arc<Fleet>, targets: &[ClusterTarget]) -> anyhow::R
             };
             let clusters: Vec<String> = book.record.batches[index]
                 .iter()
-                .filter(|c| book.record.clusters.get(*c).is_none_or(|e| !e.state.is_final()))
+                .filter(|c| {
+                    book.record
+                        .clusters
+                        .get(*c)
+                        .is_none_or(|e| !e.state.is_final())
+                })
                 .cloned()
                 .collect();
             (index, book.record.batches.len(), clusters)
@@ -412,16 +452,27 @@ async fn run_batches(fleet: &Arc<Fleet>, targets: &[ClusterTarget]) -> anyhow::R
                     format!(
                         "{c} {}{}",
                         e.state,
-                        e.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                        e.message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
                     )
                 })
             })
             .collect();
         let interrupted = fleet.interrupt.reason();
         if !stoppers.is_empty() || interrupted.is_some() {
-            let mut why = format!("batch {} did not finish: {}", index + 1, stoppers.join("; "));
+            let mut why = format!(
+                "batch {} did not finish: {}",
+                index + 1,
+                stoppers.join("; ")
+            );
             if stoppers.is_empty() {
-                why = format!("after batch {}: {}", index + 1, interrupted.unwrap_or_default());
+                why = format!(
+                    "after batch {}: {}",
+                    index + 1,
+                    interrupted.unwrap_or_default()
+                );
             }
             book.record.stopped = Some(why.clone());
             book.save().await?;
@@ -444,12 +495,20 @@ async fn run_batches(fleet: &Arc<Fleet>, targets: &[ClusterTarget]) -> anyhow::R
         .filter(|(_, e)| e.state == ClusterState::Skipped)
         .map(|(c, _)| c)
         .collect();
-    let code = if skipped.is_empty() { EXIT_OK } else { EXIT_DENY };
+    let code = if skipped.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DENY
+    };
     let mut message = format!("fleet {} is done", fleet.config.fleet);
     if !skipped.is_empty() {
         message.push_str(&format!(
             "; skipped (pre-checks did not pass, nothing changed): {}",
-            skipped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            skipped
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out.event(
@@ -477,11 +536,24 @@ async fn do_cluster(fleet: &Arc<Fleet>, t: &ClusterTarget) {
         });
     }
     if let Err(e) = book.save().await {
-        out.event(&t.id, "", "failed", &format!("cannot write the fleet record: {}", api_error::render(e.as_ref())), None);
+        out.event(
+            &t.id,
+            "",
+            "failed",
+            &format!(
+                "cannot write the fleet record: {}",
+                api_error::render(e.as_ref())
+            ),
+            None,
+        );
     }
 }
 
-async fn set_state(fleet: &Fleet, id: &str, change: impl FnOnce(&mut crate::fleet::record::ClusterEntry)) -> anyhow::Result<()> {
+async fn set_state(
+    fleet: &Fleet,
+    id: &str,
+    change: impl FnOnce(&mut crate::fleet::record::ClusterEntry),
+) -> anyhow::Result<()> {
     let mut book = fleet.book.lock().await;
     book.record.update(id, change);
     book.save().await
@@ -495,12 +567,27 @@ async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyhow::Result<
     let journal = fleet_run(&clients, &fleet.config.fleet, id).await?;
     let record: RunRecord = match journal {
         Some(j) if matches!(j.run().status, RunStatus::Done) => {
-            out.event(id, "", "recycled", &format!("run {} is done", j.run().run_id), None);
+            out.event(
+                id,
+                "",
+                "recycled",
+                &format!("run {} is done", j.run().run_id),
+                None,
+            );
             j.run().clone()
         }
         Some(j) => {
             let previous = j.run().clone();
-            out.event(id, "", "resume", &format!("resuming run {} (run key {key}) from its journal", previous.run_id), None);
+            out.event(
+                id,
+                "",
+                "resume",
+                &format!(
+                    "resuming run {} (run key {key}) from its journal",
+                    previous.run_id
+                ),
+                None,
+            );
             set_state(fleet, id, |e| {
                 e.state = ClusterState::Running;
                 e.run = Some(previous.run_id.clone());
@@ -515,7 +602,21 @@ async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyhow::Result<
             let nodes = select::choose(&clients.reads, &t.nodes)
                 .await
                 .map_err(|e| UsageError(format!("cluster {id}: {e}")))?;
-            out.event(id, "", "nodes", &format!("{}: {}", t.nodes.describe(), if nodes.is_empty() { "none".into() } else { nodes.join(", ") }), Some(json!({"nodes": nodes})));
+            out.event(
+                id,
+                "",
+                "nodes",
+                &format!(
+                    "{}: {}",
+                    t.nodes.describe(),
+                    if nodes.is_empty() {
+                        "none".into()
+                    } else {
+                        nodes.join(", ")
+                    }
+                ),
+                Some(json!({"nodes": nodes})),
+            );
             if nodes.is_empty() {
                 set_state(fleet, id, |e| {
                     e.state = ClusterState::Done;
@@ -526,7 +627,13 @@ async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyhow::Result<
             }
             let verdict = precheck(fleet, t, &nodes).await?;
             if let Some(why) = verdict {
-                out.event(id, "", "skipped", &format!("skipped, nothing changed: {why}"), None);
+                out.event(
+                    id,
+                    "",
+                    "skipped",
+                    &format!("skipped, nothing changed: {why}"),
+                    None,
+                );
                 set_state(fleet, id, |e| {
                     e.state = ClusterState::Skipped;
                     e.nodes.clone_from(&nodes);
@@ -553,7 +660,12 @@ async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyhow::Result<
 }
 
 /// After a run: its record, and the cluster's line updated (failed when it did not finish).
-async fn finish_run(fleet: &Fleet, id: &str, clients: &Clients, outcome: RunOutcome) -> anyhow::Result<RunRecord> {
+async fn finish_run(
+    fleet: &Fleet,
+    id: &str,
+    clients: &Clients,
+    outcome: RunOutcome,
+) -> anyhow::Result<RunRecord> {
     let journal = Journal::open(&journal_backend(clients), &outcome.run_id)
         .await
         .with_context(|| format!("cluster {id}: cannot read run {} back", outcome.run_id))?;
@@ -574,13 +686,29 @@ async fn finish_run(fleet: &Fleet, id: &str, clients: &Clients, outcome: RunOutc
     })
     .await?;
     if !finished {
-        fleet.out.event(id, "", "failed", &format!("run {} did not finish: {}", outcome.run_id, outcome.status), None);
-        return Ok(RunRecord { status: RunStatus::Stopped { reason: "not finished".into() }, ..record });
+        fleet.out.event(
+            id,
+            "",
+            "failed",
+            &format!("run {} did not finish: {}", outcome.run_id, outcome.status),
+            None,
+        );
+        return Ok(RunRecord {
+            status: RunStatus::Stopped {
+                reason: "not finished".into(),
+            },
+            ..record
+        });
     }
     Ok(record)
 }
 
-async fn run_gate(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, record: &RunRecord) -> anyhow::Result<()> {
+async fn run_gate(
+    fleet: &Fleet,
+    t: &ClusterTarget,
+    clients: &Clients,
+    record: &RunRecord,
+) -> anyhow::Result<()> {
     let id = t.id.as_str();
     let out = &fleet.out;
     let post = policies_from_record(&record.policies["post"])?;
@@ -599,7 +727,10 @@ async fn run_gate(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, record: &
         .await
         .with_context(|| format!("cluster {id}: cannot open run {}", record.run_id))?;
     if problems.is_empty() {
-        journal.put(GATE_ENTRY, "passed").await.with_context(|| format!("cluster {id}: cannot journal the gate"))?;
+        journal
+            .put(GATE_ENTRY, "passed")
+            .await
+            .with_context(|| format!("cluster {id}: cannot journal the gate"))?;
         out.event(id, "", "done", "health gate passed", None);
         set_state(fleet, id, |e| {
             e.state = ClusterState::Done;
@@ -612,7 +743,16 @@ async fn run_gate(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, record: &
             .put(GATE_ENTRY, &format!("failed: {text}"))
             .await
             .with_context(|| format!("cluster {id}: cannot journal the gate"))?;
-        out.event(id, "", "gate-failed", &format!("health gate failed after {} s: {text}", fleet.config.gate.timeout), Some(json!({"problems": problems})));
+        out.event(
+            id,
+            "",
+            "gate-failed",
+            &format!(
+                "health gate failed after {} s: {text}",
+                fleet.config.gate.timeout
+            ),
+            Some(json!({"problems": problems})),
+        );
         set_state(fleet, id, |e| {
             e.state = ClusterState::GateFailed;
             e.message = Some(text);
@@ -639,7 +779,12 @@ fn run_flags(fleet: &Fleet, t: &ClusterTarget) -> anyhow::Result<CommonRunArgs> 
     Ok(flags)
 }
 
-async fn prepared(fleet: &Fleet, t: &ClusterTarget, nodes: &[String], mode: RunMode) -> anyhow::Result<super::run_args::PreparedRun> {
+async fn prepared(
+    fleet: &Fleet,
+    t: &ClusterTarget,
+    nodes: &[String],
+    mode: RunMode,
+) -> anyhow::Result<super::run_args::PreparedRun> {
     let flags = run_flags(fleet, t)?;
     let target = Target {
         mode,
@@ -665,13 +810,19 @@ async fn execute(p: super::run_args::PreparedRun) -> anyhow::Result<RunOutcome> 
         .await
         .map_err(|e| match e {
             runner::RunError::NotResumable(m) => UsageError(m).into(),
-            runner::RunError::Lock(l) => anyhow::Error::new(l).context("another recycle is running on this cluster"),
+            runner::RunError::Lock(l) => {
+                anyhow::Error::new(l).context("another recycle is running on this cluster")
+            }
             other => anyhow::Error::new(other),
         })
 }
 
 /// Plan the cluster's nodes; why it must be skipped, or `None` when every node may go.
-async fn precheck(fleet: &Fleet, t: &ClusterTarget, nodes: &[String]) -> anyhow::Result<Option<String>> {
+async fn precheck(
+    fleet: &Fleet,
+    t: &ClusterTarget,
+    nodes: &[String],
+) -> anyhow::Result<Option<String>> {
     let mut p = prepared(fleet, t, nodes, RunMode::Plan).await?;
     let seen: Arc<std::sync::Mutex<Vec<RunEvent>>> = Arc::default();
     let keep = seen.clone();
@@ -691,7 +842,10 @@ async fn precheck(fleet: &Fleet, t: &ClusterTarget, nodes: &[String]) -> anyhow:
         .collect();
     if outcome.denied || outcome.invalid {
         return Ok(Some(if reasons.is_empty() {
-            format!("the pre-checks did not pass (run `tke-recycle fleet plan` for the findings): {}", outcome.status)
+            format!(
+                "the pre-checks did not pass (run `tke-recycle fleet plan` for the findings): {}",
+                outcome.status
+            )
         } else {
             reasons.join("; ")
         }));
@@ -717,14 +871,24 @@ async fn precheck(fleet: &Fleet, t: &ClusterTarget, nodes: &[String]) -> anyhow:
     Ok(None)
 }
 
-async fn start_cluster(fleet: &Fleet, t: &ClusterTarget, nodes: &[String], key: &str) -> anyhow::Result<RunOutcome> {
+async fn start_cluster(
+    fleet: &Fleet,
+    t: &ClusterTarget,
+    nodes: &[String],
+    key: &str,
+) -> anyhow::Result<RunOutcome> {
     let mut p = prepared(fleet, t, nodes, RunMode::Recycle).await?;
     p.options.events = fleet.out.sink(&t.id);
     p.options.run_key = Some(key.to_owned());
     execute(p).await
 }
 
-async fn resume_cluster(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, previous: &RunRecord) -> anyhow::Result<RunOutcome> {
+async fn resume_cluster(
+    fleet: &Fleet,
+    t: &ClusterTarget,
+    clients: &Clients,
+    previous: &RunRecord,
+) -> anyhow::Result<RunOutcome> {
     let progress = Progress::new(Format::Json, &[]);
     let runbook = fleet
         .config
@@ -732,7 +896,13 @@ async fn resume_cluster(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, pre
         .runbook
         .clone()
         .map_or(RunbookSource::Bundled, RunbookSource::File);
-    let mut options = resume_options(previous, journal_backend(clients), runbook, t.context.clone(), &progress)?;
+    let mut options = resume_options(
+        previous,
+        journal_backend(clients),
+        runbook,
+        t.context.clone(),
+        &progress,
+    )?;
     options.events = fleet.out.sink(&t.id);
     options.prompter = None;
     options.cancel = fleet.interrupt.cancel_for_run();
@@ -745,13 +915,34 @@ async fn resume_cluster(fleet: &Fleet, t: &ClusterTarget, clients: &Clients, pre
         })
 }
 
-async fn plan(config: FleetConfig, format: Format, yes: bool, engine: EngineArgs) -> anyhow::Result<u8> {
+async fn plan(
+    config: FleetConfig,
+    format: Format,
+    yes: bool,
+    engine: EngineArgs,
+) -> anyhow::Result<u8> {
     let out = FleetOutput::new(format);
     let targets = config.targets().await?;
     let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
     let batches = crate::fleet::record::batches(&ids, config.batch_size);
-    out.event("", "", "fleet", &format!("fleet {}: {} clusters in {} batches of up to {}", config.fleet, ids.len(), batches.len(), config.batch_size), Some(json!({"batches": batches})));
-    let runtime = Arc::new(engine.runtime().context("cannot start the WebAssembly engine")?);
+    out.event(
+        "",
+        "",
+        "fleet",
+        &format!(
+            "fleet {}: {} clusters in {} batches of up to {}",
+            config.fleet,
+            ids.len(),
+            batches.len(),
+            config.batch_size
+        ),
+        Some(json!({"batches": batches})),
+    );
+    let runtime = Arc::new(
+        engine
+            .runtime()
+            .context("cannot start the WebAssembly engine")?,
+    );
     let fleet = Fleet {
         config,
         out: out.clone(),
@@ -759,17 +950,42 @@ async fn plan(config: FleetConfig, format: Format, yes: bool, engine: EngineArgs
         engine,
         yes,
         interrupt: Interrupt::default(),
-        book: Mutex::new(Book { record: FleetRecord::new("plan", &ids, 1), store: None }),
+        book: Mutex::new(Book {
+            record: FleetRecord::new("plan", &ids, 1),
+            store: None,
+        }),
     };
     let mut code = EXIT_OK;
     for (i, batch) in batches.iter().enumerate() {
-        out.event("", "", "batch", &format!("batch {}/{}: {}", i + 1, batches.len(), batch.join(", ")), None);
+        out.event(
+            "",
+            "",
+            "batch",
+            &format!("batch {}/{}: {}", i + 1, batches.len(), batch.join(", ")),
+            None,
+        );
         for id in batch {
             let t = target(&targets, id)?;
             let result = async {
                 let clients = connect(t).await?;
-                let nodes = select::choose(&clients.reads, &t.nodes).await.map_err(|e| UsageError(format!("cluster {id}: {e}")))?;
-                out.event(id, "", "nodes", &format!("{}: {}", t.nodes.describe(), if nodes.is_empty() { "none".into() } else { nodes.join(", ") }), Some(json!({"nodes": nodes})));
+                let nodes = select::choose(&clients.reads, &t.nodes)
+                    .await
+                    .map_err(|e| UsageError(format!("cluster {id}: {e}")))?;
+                out.event(
+                    id,
+                    "",
+                    "nodes",
+                    &format!(
+                        "{}: {}",
+                        t.nodes.describe(),
+                        if nodes.is_empty() {
+                            "none".into()
+                        } else {
+                            nodes.join(", ")
+                        }
+                    ),
+                    Some(json!({"nodes": nodes})),
+                );
                 if nodes.is_empty() {
                     return Ok::<_, anyhow::Error>(None);
                 }
@@ -803,10 +1019,23 @@ async fn status(config: &FleetConfig, format: Format) -> anyhow::Result<u8> {
         (None, false) => "not started".into(),
     };
     if format == Format::Json {
-        println!("{}", json!({"fleet": config.fleet, "source": source, "finished": r.finished(), "stopped": r.stopped, "batches": r.batches, "clusters": r.clusters}));
+        println!(
+            "{}",
+            json!({"fleet": config.fleet, "source": source, "finished": r.finished(), "stopped": r.stopped, "batches": r.batches, "clusters": r.clusters})
+        );
         return Ok(EXIT_OK);
     }
-    println!("fleet {} ({source}): {}", config.fleet, if r.finished() { "done".to_owned() } else if let Some(s) = &r.stopped { format!("stopped: {s}") } else { "not finished".to_owned() });
+    println!(
+        "fleet {} ({source}): {}",
+        config.fleet,
+        if r.finished() {
+            "done".to_owned()
+        } else if let Some(s) = &r.stopped {
+            format!("stopped: {s}")
+        } else {
+            "not finished".to_owned()
+        }
+    );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["BATCH", "CLUSTER", "STATE", "NODES", "RUN", "MESSAGE"]);
