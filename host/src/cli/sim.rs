@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// PodDisruptionBudgets and evictions only as policy/v1beta1, 1.21-1.24 both, 1.25+ only v1.
     #[arg(long, value_name = "1.X")]
     pub kubernetes_version: Option<String>,
+    /// Serve the cluster under this TKE cluster ID instead of the scenario's (several practice
+    /// clusters side by side for `fleet`).
+    #[arg(long, value_name = "cls-...")]
+    pub cluster_id: Option<String>,
 }
 
 impl SimCommand {
@@ -72,6 +76,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.kubernetes_version {
             s.cluster.version.clone_from(v);
+        }
+        if let Some(id) = &self.cluster_id {
+            s.cluster.id.clone_from(id);
         }
         Ok(s)
     }

@@ -502,6 +502,14 @@ mod tests {
     }
 
     #[test]
+    fn the_practice_fleet_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fleet/fleet.yaml");
+        let c = FleetConfig::load(&path).expect("the practice fleet config loads");
+        assert_eq!(c.clusters.len(), 3);
+        assert_eq!(c.batch_size, 2);
+    }
+
+    #[test]
     fn secrets_come_from_the_named_environment_variables() {
         let c = load("fleet: f\nnodes: {all: true}\naccounts: {a: {secretIdEnv: TKE_RECYCLE_TEST_UNSET_ID}}\nclusters: [{id: cls-a}]\n")
             .expect("loads");

@@ -712,7 +712,11 @@ async fn run_gate(
     let id = t.id.as_str();
     let out = &fleet.out;
     let post = policies_from_record(&record.policies["post"])?;
-    out.event(id, "", "gate", &format!("health gate: {} post-check policies over the whole cluster, every node Ready and schedulable (up to {} s)", post.len(), fleet.config.gate.timeout), None);
+    out.event(id, "", "gate", &format!(
+            "health gate: post-checks ({}) over every workload and PDB, every node Ready and schedulable (up to {} s)",
+            post.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            fleet.config.gate.timeout
+        ), None);
     let problems = gate::wait_healthy(
         &clients.reads,
         &fleet.runtime,
