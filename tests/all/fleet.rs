@@ -280,6 +280,36 @@ async fn a_failed_gate_stops_the_fleet_before_the_next_batch_and_resume_finishes
     }
 }
 
+/// Durable journal writes of the fleet's runs in `sim`, from their journal ConfigMaps.
+fn journal_writes(sim: &SimHandle) -> u64 {
+    sim.store()
+        .list(Res::ConfigMaps, Some("kube-system"))
+        .iter()
+        .filter(|c| c.name.starts_with("tke-recycle-run-"))
+        .filter_map(|c| {
+            let text = c.value()["data"]["journal.json"].as_str()?.to_owned();
+            let doc: Value = serde_json::from_str(&text).ok()?;
+            doc["run"]["journal_writes"].as_u64()
+        })
+        .sum()
+}
+
+/// Run the fleet to its end on fresh clusters; how many durable journal writes it made.
+async fn clean_fleet_writes() -> u64 {
+    let sims = three(|_, _| {}).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("fleet.yaml");
+    std::fs::write(&config, discovered_config(&sims, "")).expect("config");
+    let ran = fleet(&sims, dir.path(), &config, &[], &[]).await;
+    assert_eq!(ran.code, Some(0), "a clean fleet\n{}", ran.show());
+    let total = sims.iter().map(journal_writes).sum();
+    for sim in sims {
+        assert_recycled_once(&sim);
+        sim.shutdown();
+    }
+    total
+}
+
 /// Kill the fleet at the N-th durable journal write, then finish it from a fresh state
 /// directory; with the record in a cluster or rebuilt from the journals.
 async fn killed_and_resumed(failpoint: u64, record: bool) {
@@ -339,14 +369,26 @@ async fn killed_and_resumed(failpoint: u64, record: bool) {
     }
 }
 
+/// The fleet is killed (SIGKILL) after journal writes spread over its whole life, in both
+/// batches, with and without a record, and each time finished from another state directory:
+/// every node recycled exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_killed_fleet_with_its_record_in_a_cluster_finishes_from_another_machine() {
-    killed_and_resumed(4, true).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_killed_fleet_without_a_record_is_rebuilt_from_the_journals() {
-    killed_and_resumed(9, false).await;
+async fn a_fleet_killed_anywhere_finishes_from_another_machine_doing_nothing_twice() {
+    let total = clean_fleet_writes().await;
+    assert!(
+        total > 30,
+        "only {total} journal writes in a fleet of three clusters"
+    );
+    let step = (total / 8).max(1);
+    eprintln!("fleet kill sweep: {total} journal writes, a kill every {step}");
+    for (i, n) in (1..total)
+        .step_by(usize::try_from(step).unwrap_or(1))
+        .enumerate()
+    {
+        killed_and_resumed(n, i % 2 == 0).await;
+    }
+    // The last write of all: the fleet is done but dies before it can say so.
+    killed_and_resumed(total, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
