@@ -738,6 +738,161 @@ mod tests {
         }
     }
 
+    /// The controller against a store (no socket): one Job per slot, status, Replace, history.
+    mod against_a_store {
+        use super::*;
+
+        const ORIGIN: &str = "2026-01-01T00:00:00Z";
+
+        fn store_with(spec: Value) -> Store {
+            let store = Store::new();
+            let mut cj = json!({"apiVersion": "batch/v1", "kind": "CronJob",
+                "metadata": {"name": "tick", "namespace": "ops", "uid": "cj-uid",
+                    "creationTimestamp": ORIGIN},
+                "spec": {"schedule": "*/1 * * * *", "jobTemplate": {
+                    "metadata": {"labels": {"team": "ops"}, "annotations": {"note": "x"}},
+                    "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}}});
+            if let (Some(m), Some(extra)) = (cj["spec"].as_object_mut(), spec.as_object()) {
+                m.extend(extra.clone());
+            }
+            store
+                .create(Res::CronJobs, cj, true)
+                .expect("cronjob created");
+            store
+        }
+
+        fn pass(store: &Store, secs: u64) -> Option<Duration> {
+            let cal = Calendar::new(t(ORIGIN), 10.0);
+            cronjobs(store, &cal, Duration::from_secs(secs))
+        }
+
+        fn job_names(store: &Store) -> Vec<String> {
+            let mut names: Vec<String> = store
+                .list(Res::Jobs, Some("ops"))
+                .iter()
+                .map(|j| j.name.to_string())
+                .collect();
+            names.sort();
+            names
+        }
+
+        fn slot_name(at: &str) -> String {
+            format!("tick-{}", t(at).as_second() / 60)
+        }
+
+        fn finish(store: &Store, name: &str, kind: &str, at: &str) {
+            store
+                .update_with(Res::Jobs, "ops", name, |j| {
+                    j["status"] = json!({"startTime": at, "completionTime": at,
+                        "conditions": [{"type": kind, "status": "True"}]});
+                    Ok(())
+                })
+                .expect("job updated");
+        }
+
+        fn status(store: &Store) -> Value {
+            store
+                .get(Res::CronJobs, "ops", "tick")
+                .expect("cronjob")
+                .value()["status"]
+                .clone()
+        }
+
+        #[test]
+        fn one_job_per_slot_with_template_owner_and_annotation() {
+            let store = store_with(json!({}));
+            let next = pass(&store, 125);
+            assert_eq!(next, Some(Duration::from_secs(180)), "wakes for 00:03:00");
+            pass(&store, 125);
+            pass(&store, 170);
+            let first = slot_name("2026-01-01T00:02:00Z");
+            assert_eq!(job_names(&store), [first.clone()], "never twice");
+            let job = store.get(Res::Jobs, "ops", &first).expect("job").value();
+            assert_eq!(job["metadata"]["labels"]["team"], "ops");
+            assert_eq!(job["metadata"]["annotations"]["note"], "x");
+            assert_eq!(
+                job["metadata"]["annotations"][SCHEDULED_TIMESTAMP],
+                "2026-01-01T00:02:00Z"
+            );
+            assert_eq!(
+                job["metadata"]["ownerReferences"],
+                json!([{"apiVersion": "batch/v1", "kind": "CronJob", "name": "tick",
+                    "uid": "cj-uid", "controller": true, "blockOwnerDeletion": true}])
+            );
+            assert_eq!(
+                job["spec"]["template"]["spec"]["containers"][0]["name"],
+                "c"
+            );
+            let st = status(&store);
+            // Slot 00:02:00 is 12 real seconds after the origin at speed 10.
+            assert_eq!(st["lastScheduleTime"], "2026-01-01T00:00:12Z");
+            assert_eq!(st["active"][0]["name"], first.as_str());
+            assert!(st.get("lastSuccessfulTime").is_none(), "{st}");
+
+            finish(&store, &first, "Complete", "2026-01-01T00:00:13Z");
+            pass(&store, 185);
+            let second = slot_name("2026-01-01T00:03:00Z");
+            assert_eq!(job_names(&store), [first, second.clone()]);
+            let st = status(&store);
+            assert_eq!(st["lastSuccessfulTime"], "2026-01-01T00:00:13Z");
+            assert_eq!(
+                st["active"],
+                json!([{"apiVersion": "batch/v1", "kind": "Job",
+                "namespace": "ops", "name": second, "uid": st["active"][0]["uid"]}])
+            );
+        }
+
+        #[test]
+        fn replace_deletes_the_active_job_and_forbid_waits_for_it() {
+            let store = store_with(json!({"concurrencyPolicy": "Forbid"}));
+            pass(&store, 125);
+            pass(&store, 185);
+            let first = slot_name("2026-01-01T00:02:00Z");
+            assert_eq!(job_names(&store), [first.clone()], "forbidden while active");
+            store
+                .update_with(Res::CronJobs, "ops", "tick", |v| {
+                    v["spec"]["concurrencyPolicy"] = json!("Replace");
+                    Ok(())
+                })
+                .expect("policy changed");
+            pass(&store, 185);
+            let second = slot_name("2026-01-01T00:03:00Z");
+            assert_eq!(job_names(&store), [second.clone()], "replaced");
+            assert_eq!(status(&store)["active"][0]["name"], second.as_str());
+        }
+
+        #[test]
+        fn finished_jobs_beyond_the_limits_are_deleted_oldest_first() {
+            let store = store_with(json!({"successfulJobsHistoryLimit": 1}));
+            let mut names = Vec::new();
+            for minute in 2..=4 {
+                pass(&store, minute * 60 + 5);
+                let name = slot_name(&format!("2026-01-01T00:0{minute}:00Z"));
+                finish(
+                    &store,
+                    &name,
+                    "Complete",
+                    &format!("2026-01-01T00:00:{minute}0Z"),
+                );
+                names.push(name);
+            }
+            pass(&store, 245);
+            assert_eq!(
+                job_names(&store),
+                [names[2].clone()],
+                "only the newest kept"
+            );
+            assert!(status(&store).get("active").is_none(), "none active");
+        }
+
+        #[test]
+        fn a_suspended_cronjob_starts_nothing_and_sets_no_timer() {
+            let store = store_with(json!({"suspend": true}));
+            assert_eq!(pass(&store, 600), None);
+            assert!(job_names(&store).is_empty());
+        }
+    }
+
     #[test]
     fn spec_defaults_are_the_api_servers() {
         assert_eq!(
