@@ -806,7 +806,7 @@ mod tests {
             pass(&store, 125);
             pass(&store, 170);
             let first = slot_name("2026-01-01T00:02:00Z");
-            assert_eq!(job_names(&store), [first.clone()], "never twice");
+            assert_eq!(job_names(&store), [first.as_str()], "never twice");
             let job = store.get(Res::Jobs, "ops", &first).expect("job").value();
             assert_eq!(job["metadata"]["labels"]["team"], "ops");
             assert_eq!(job["metadata"]["annotations"]["note"], "x");
@@ -848,7 +848,11 @@ mod tests {
             pass(&store, 125);
             pass(&store, 185);
             let first = slot_name("2026-01-01T00:02:00Z");
-            assert_eq!(job_names(&store), [first.clone()], "forbidden while active");
+            assert_eq!(
+                job_names(&store),
+                [first.as_str()],
+                "forbidden while active"
+            );
             store
                 .update_with(Res::CronJobs, "ops", "tick", |v| {
                     v["spec"]["concurrencyPolicy"] = json!("Replace");
@@ -857,7 +861,7 @@ mod tests {
                 .expect("policy changed");
             pass(&store, 185);
             let second = slot_name("2026-01-01T00:03:00Z");
-            assert_eq!(job_names(&store), [second.clone()], "replaced");
+            assert_eq!(job_names(&store), [second.as_str()], "replaced");
             assert_eq!(status(&store)["active"][0]["name"], second.as_str());
         }
 
