@@ -776,9 +776,141 @@ async fn sim_kubectl_get_jobs_and_cronjobs_shows_status_completions_and_schedule
         ]
     );
     assert_eq!(
+        // Suspended (the scenario gives its Job); its Job is active under it.
         row(&t, "report")[1..6],
-        ["0 3 * * *", "<none>", "False", "0", "<none>"],
+        ["0 3 * * *", "<none>", "True", "1", "<none>"],
         "{}",
         out.stdout
+    );
+}
+
+/// A CronJob applied with kubectl, every minute: the CronJob controller starts Jobs on the
+/// accelerated clock (a simulated minute is 3 real seconds at speed 20).
+const TICK_CRONJOB: &str = r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick, namespace: default}
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate:
+    metadata:
+      labels: {team: ops}
+    spec:
+      template:
+        metadata: {labels: {app: tick}}
+        spec:
+          restartPolicy: Never
+          containers:
+            - {name: tick, image: busybox:1.36, resources: {requests: {cpu: 50m, memory: 32Mi}}}
+"#;
+
+/// Jobs owned by a CronJob, with their scheduled-timestamp annotation, oldest first.
+fn owned_jobs(sim: &tke_recycle::sim::SimHandle, cronjob_uid: &str) -> Vec<Value> {
+    let mut jobs: Vec<Value> = sim
+        .store()
+        .list(Res::Jobs, Some("default"))
+        .iter()
+        .filter(|j| {
+            j.controller
+                .as_ref()
+                .is_some_and(|c| &*c.uid == cronjob_uid)
+        })
+        .map(|j| j.value())
+        .collect();
+    jobs.sort_by_key(|j| j["metadata"]["name"].as_str().map(str::to_owned));
+    jobs
+}
+
+fn running_pod_of(sim: &tke_recycle::sim::SimHandle, job_uid: &str) -> bool {
+    sim.store()
+        .list(Res::Pods, Some("default"))
+        .iter()
+        .any(|p| {
+            p.controller.as_ref().is_some_and(|c| &*c.uid == job_uid)
+                && p.pod.as_ref().is_some_and(|f| &*f.phase == "Running")
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_kubectl_applied_cronjob_starts_jobs_on_schedule_whose_pods_run() {
+    let sim = start("small.yaml", 20.0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("tick.yaml");
+    std::fs::write(&manifest, TICK_CRONJOB).expect("manifest written");
+    let manifest = manifest.to_str().expect("utf-8 temp path");
+    // The practice cluster serves no OpenAPI document for kubectl's client-side validation.
+    let out = kubectl(&sim, &["apply", "--validate=false", "-f", manifest], T).await;
+    assert!(out.success, "{}", out.stderr);
+    let cj = sim
+        .get(Res::CronJobs, "default", "tick")
+        .expect("the CronJob is stored");
+    let uid = cj["metadata"]["uid"].as_str().expect("uid").to_owned();
+
+    // Within two simulated minutes (6 real seconds) a slot comes due; 30 s bounds slow machines.
+    assert!(
+        sim.wait_until(Duration::from_secs(30), |s| {
+            owned_jobs(s, &uid).iter().any(|j| {
+                j["metadata"]["uid"]
+                    .as_str()
+                    .is_some_and(|u| running_pod_of(s, u))
+            })
+        })
+        .await,
+        "a Job of the CronJob runs a pod: {:?}",
+        owned_jobs(&sim, &uid)
+    );
+    let jobs = owned_jobs(&sim, &uid);
+    let job = &jobs[0];
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "CronJob", "{owner}");
+    assert_eq!(owner["name"], "tick", "{owner}");
+    assert_eq!(owner["controller"], true, "{owner}");
+    assert_eq!(owner["blockOwnerDeletion"], true, "{owner}");
+    assert_eq!(
+        job["metadata"]["labels"]["team"], "ops",
+        "the template's labels"
+    );
+    // The name is the scheduled slot in minutes since the epoch, the annotation the slot itself.
+    let scheduled: jiff::Timestamp =
+        job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+            .as_str()
+            .expect("scheduled-timestamp annotation")
+            .parse()
+            .expect("RFC 3339");
+    assert_eq!(scheduled.as_second() % 60, 0, "a minute boundary");
+    assert_eq!(
+        job["metadata"]["name"],
+        format!("tick-{}", scheduled.as_second() / 60)
+    );
+
+    let out = kubectl(&sim, &["get", "cronjob", "tick", "-n", "default"], T).await;
+    assert!(out.success, "{}", out.stderr);
+    let t = columns(&out.stdout);
+    assert_eq!(t[0][5], "LAST SCHEDULE", "{}", out.stdout);
+    let last = &row(&t, "tick")[5];
+    assert!(
+        last.ends_with('s') || last.ends_with('m'),
+        "LAST SCHEDULE is an age, not <none> or <invalid>: {}",
+        out.stdout
+    );
+
+    // The schedule goes on: a later slot starts another Job (Allow lets them overlap).
+    assert!(
+        sim.wait_until(Duration::from_secs(30), |s| owned_jobs(s, &uid).len() >= 2)
+            .await,
+        "a second slot starts a second Job"
+    );
+    let names: Vec<String> = owned_jobs(&sim, &uid)
+        .iter()
+        .filter_map(|j| j["metadata"]["name"].as_str().map(str::to_owned))
+        .collect();
+    assert!(names[0] < names[1], "{names:?}");
+    let cj = sim.get(Res::CronJobs, "default", "tick").expect("CronJob");
+    assert!(
+        cj["status"]["active"]
+            .as_array()
+            .is_some_and(|a| a.len() >= 2),
+        "both Jobs are active: {}",
+        cj["status"]
     );
 }

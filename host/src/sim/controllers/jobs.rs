@@ -3,8 +3,10 @@
 //! `backoffLimit` times is marked Failed. A pod that disappears (evicted by a drain) is simply
 //! replaced, wherever the scheduler puts it: that is what a drain relies on for Jobs.
 //!
-//! Not modelled: CronJob schedules (a scenario's CronJob owns the Jobs the scenario gives it),
-//! indexed completion, pod failure policies, `activeDeadlineSeconds`, suspension.
+//! CronJobs' schedules are the CronJob controller's (`cronjobs.rs`), which creates the Jobs this
+//! controller runs.
+//!
+//! Not modelled: indexed completion, pod failure policies, `activeDeadlineSeconds`, suspension.
 
 use std::sync::Arc;
 

@@ -1,12 +1,13 @@
-//! The controllers behind the API: workload controllers (and the Job controller), scheduler, kubelet (with its node
-//! lease), disruption controller, garbage collection, and the TKE side's delayed node add-back, run in one loop on
-//! a dedicated thread against the store.
+//! The controllers behind the API: workload controllers (and the Job and CronJob controllers),
+//! scheduler, kubelet (with its node lease), disruption controller, garbage collection, and the TKE
+//! side's delayed node add-back, run in one loop on a dedicated thread against the store.
 //!
 //! A pass runs when the store changed, when a timer (image pull, grace period, add-back) is due,
 //! or every couple of seconds regardless; an idle 150,000-pod cluster costs nothing.
 
 mod affinity;
 mod anti_affinity;
+mod cronjobs;
 mod disruption;
 mod jobs;
 mod kubelet;
@@ -114,6 +115,8 @@ impl Controllers {
         workloads::replicasets(&store, &by_owner);
         workloads::statefulsets(&store, &by_owner);
         workloads::daemonsets(&store, &nodes, &by_owner);
+        // Before the Job controller, so that a Job started now gets its pods in the same pass.
+        let cron_next = cronjobs::cronjobs(&store, &self.clock.calendar(), now);
         jobs::jobs(&store, &by_owner);
         let pods = store.list(Res::Pods, None);
         scheduler::schedule(&store, &nodes, &pods);
@@ -132,10 +135,10 @@ impl Controllers {
         }
         let pods = store.list(Res::Pods, None);
         disruption::reconcile(&store, &pods);
-        match (tke_next, kubelet_next) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [tke_next, kubelet_next, cron_next]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Run passes until nothing changes (bounded), starting pods at once: the scenario's
