@@ -1,6 +1,8 @@
 //! The fleet's record as this process holds it: read from its ConfigMap or made anew, and
 //! brought up to date with every cluster's run journal (the journal is the truth of a run).
 
+use anyhow::Context as _;
+
 use super::config::{ClusterTarget, FleetConfig};
 use super::output::FleetOutput;
 use super::{connect, journal_backend};
@@ -9,7 +11,6 @@ use crate::fleet::record::{ClusterState, FleetRecord, GATE_ENTRY, RecordStore, r
 use crate::k8s::api_error;
 use crate::k8s::client::Clients;
 use crate::run::journal::{Journal, RunStatus};
-use anyhow::Context as _;
 
 /// The record and where it is kept (nowhere: rebuilt from the journals each time).
 pub(super) struct Book {

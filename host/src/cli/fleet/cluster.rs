@@ -4,6 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use clap::Parser;
+use serde_json::json;
+
 use super::book::{fleet_run, nodes_done};
 use super::config::ClusterTarget;
 use super::{Fleet, JOURNAL_NAMESPACE, connect, journal_backend};
@@ -21,9 +25,6 @@ use crate::k8s::client::Clients;
 use crate::run::journal::{Journal, RunRecord, RunStatus};
 use crate::run::runner::{self, RunOutcome, RunbookSource};
 use crate::runbook::RunEvent;
-use anyhow::Context as _;
-use clap::Parser;
-use serde_json::json;
 
 /// `CommonRunArgs` with every flag at its default, as a plain `run` gets them.
 #[derive(Debug, Parser)]

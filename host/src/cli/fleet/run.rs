@@ -3,6 +3,10 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use serde_json::json;
+use tokio::sync::Mutex;
+
 use super::book::open_book;
 use super::cluster::do_cluster;
 use super::config::{ClusterTarget, FleetConfig};
@@ -11,9 +15,6 @@ use super::{Fleet, Interrupt, target};
 use crate::cli::args::{EngineArgs, Format, UsageError};
 use crate::cli::{EXIT_DENY, EXIT_FAILED, EXIT_OK};
 use crate::fleet::record::ClusterState;
-use anyhow::Context as _;
-use serde_json::json;
-use tokio::sync::Mutex;
 
 pub(super) async fn run(
     config: FleetConfig,

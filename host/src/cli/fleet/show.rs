@@ -2,6 +2,11 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::json;
+use tokio::sync::Mutex;
+
 use super::book::{Book, open_book};
 use super::cluster::precheck;
 use super::config::FleetConfig;
@@ -12,10 +17,6 @@ use crate::cli::{EXIT_DENY, EXIT_FAILED, EXIT_OK};
 use crate::fleet::record::FleetRecord;
 use crate::fleet::select;
 use crate::k8s::api_error;
-use anyhow::Context as _;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::json;
-use tokio::sync::Mutex;
 
 pub(super) async fn plan(
     config: FleetConfig,
