@@ -77,16 +77,26 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
     let clients = connect(t).await?;
     let key = run_key(&fleet.config.fleet, id);
     let journal = fleet_run(&clients, &fleet.config.fleet, id).await?;
-    let record: RunRecord = match journal {
+    let record: Option<RunRecord> = match journal {
         Some(j) if matches!(j.run().status, RunStatus::Done) => {
-            out.event(
-                id,
-                "",
-                "recycled",
-                &format!("run {} is done", j.run().run_id),
-                None,
-            );
-            j.run().clone()
+            let not_done: Vec<&String> = j
+                .run()
+                .nodes
+                .iter()
+                .filter(|n| j.get(&format!("node/{n}/step")) != Some("done"))
+                .collect();
+            let mut message = format!("run {} is done", j.run().run_id);
+            if !not_done.is_empty() {
+                // A run that skipped a blocked node (onBlocked: skip) is done; the operator who
+                // resumes the fleet goes on without those nodes, and is told which they are.
+                let names: Vec<&str> = not_done.iter().map(|n| n.as_str()).collect();
+                message.push_str(&format!(
+                    "; not recycled by it: {} (recycle them with `tke-recycle run`)",
+                    names.join(", ")
+                ));
+            }
+            out.event(id, "", "recycled", &message, None);
+            Some(j.run().clone())
         }
         Some(j) => {
             let previous = j.run().clone();
@@ -165,19 +175,20 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
             finish_run(fleet, id, &clients, outcome).await?
         }
     };
-    if !matches!(record.status, RunStatus::Done) {
-        return Ok(());
+    match record {
+        Some(record) => run_gate(fleet, t, &clients, &record).await,
+        None => Ok(()),
     }
-    run_gate(fleet, t, &clients, &record).await
 }
 
-/// After a run: its record, and the cluster's line updated (failed when it did not finish).
+/// After a run: the cluster's line updated, and the run's record when it finished every node
+/// (`None`: it stopped, failed or skipped a node, and the cluster is marked failed).
 pub(super) async fn finish_run(
     fleet: &Fleet,
     id: &str,
     clients: &Clients,
     outcome: RunOutcome,
-) -> anyhow::Result<RunRecord> {
+) -> anyhow::Result<Option<RunRecord>> {
     let journal = Journal::open(&journal_backend(clients), &outcome.run_id)
         .await
         .with_context(|| format!("cluster {id}: cannot read run {} back", outcome.run_id))?;
@@ -205,14 +216,9 @@ pub(super) async fn finish_run(
             &format!("run {} did not finish: {}", outcome.run_id, outcome.status),
             None,
         );
-        return Ok(RunRecord {
-            status: RunStatus::Stopped {
-                reason: "not finished".into(),
-            },
-            ..record
-        });
+        return Ok(None);
     }
-    Ok(record)
+    Ok(Some(record))
 }
 
 pub(super) async fn run_gate(
