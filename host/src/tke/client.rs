@@ -339,29 +339,19 @@ impl TcClient {
         cluster_id: &str,
         instance_ids: &[String],
     ) -> Result<Vec<Instance>, TkeError> {
-        const PAGE: u64 = 100;
-        let mut all = Vec::new();
-        let mut offset = 0;
-        loop {
+        all_pages(|offset, limit| async move {
             let page = self
                 .call(&DescribeClusterInstances {
                     cluster_id: cluster_id.to_owned(),
                     offset: Some(offset),
-                    limit: Some(PAGE),
+                    limit: Some(limit),
                     instance_ids: instance_ids.to_vec(),
                     ..Default::default()
                 })
                 .await?;
-            let got = page.instance_set.unwrap_or_default();
-            let n = got.len() as u64;
-            all.extend(got);
-            offset += n;
-            // Stop on a short or empty page too: a server whose TotalCount is wrong must not
-            // make us loop forever.
-            if n < PAGE || offset >= page.total_count {
-                return Ok(all);
-            }
-        }
+            Ok((page.instance_set.unwrap_or_default(), page.total_count))
+        })
+        .await
     }
 
     /// Every cluster of the account in the region that matches `filters` (all pages).
@@ -369,27 +359,19 @@ impl TcClient {
         &self,
         filters: Vec<super::actions::Filter>,
     ) -> Result<Vec<Cluster>, TkeError> {
-        const PAGE: u64 = 100;
-        let mut all = Vec::new();
-        loop {
-            let offset = all.len() as u64;
+        let filters = &filters;
+        all_pages(|offset, limit| async move {
             let page = self
                 .call(&DescribeClusters {
                     offset: Some(offset),
-                    limit: Some(PAGE),
+                    limit: Some(limit),
                     filters: filters.clone(),
                     ..Default::default()
                 })
                 .await?;
-            let got = page.clusters.unwrap_or_default();
-            let n = got.len() as u64;
-            all.extend(got);
-            // A short page or the total reached ends it; a server that keeps answering full
-            // pages past its total must not make us loop forever.
-            if n < PAGE || all.len() as u64 >= page.total_count {
-                return Ok(all);
-            }
-        }
+            Ok((page.clusters.unwrap_or_default(), page.total_count))
+        })
+        .await
     }
 
     /// One cluster, or `None` when the account has no such cluster in this region.
@@ -405,6 +387,29 @@ impl TcClient {
             .unwrap_or_default()
             .into_iter()
             .find(|c| c.cluster_id == cluster_id))
+    }
+}
+
+/// Page size of the listing actions (100 is the most `DescribeClusterInstances` takes).
+const PAGE: u64 = 100;
+
+/// Every item of a paged listing: `page(offset, limit)` answers one page and the total.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, TkeError>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, u64), TkeError>>,
+{
+    let mut all = Vec::new();
+    loop {
+        let offset = all.len() as u64;
+        let (got, total) = page(offset, PAGE).await?;
+        let n = got.len() as u64;
+        all.extend(got);
+        // Stop on a short or empty page too: a server whose TotalCount is wrong must not make
+        // us loop forever.
+        if n < PAGE || all.len() as u64 >= total {
+            return Ok(all);
+        }
     }
 }
 
