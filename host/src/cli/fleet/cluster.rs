@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::book::{fleet_run, nodes_done};
 use super::config::ClusterTarget;
-use super::{Fleet, JOURNAL_NAMESPACE, connect, journal_backend};
+use super::output::FleetOutput;
+use super::{Fleet, JOURNAL_NAMESPACE, Runs, connect, journal_backend};
 use crate::bindings::RunMode;
 use crate::cli::access::KubeArgs;
 use crate::cli::args::{Format, UsageError};
@@ -36,7 +37,7 @@ struct RunDefaults {
 /// One cluster of a batch to its end: its run (started or resumed), then the gate. Every
 /// outcome, failures included, ends up in the record; nothing is returned.
 pub(super) async fn do_cluster(fleet: &Arc<Fleet>, t: &ClusterTarget) {
-    let out = &fleet.out;
+    let out = &fleet.runs.out;
     let result = cluster_steps(fleet, t).await;
     let mut book = fleet.book.lock().await;
     if let Err(e) = result {
@@ -72,11 +73,11 @@ pub(super) async fn set_state(
 }
 
 pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyhow::Result<()> {
-    let out = &fleet.out;
+    let out = &fleet.runs.out;
     let id = t.id.as_str();
     let clients = connect(t).await?;
-    let key = run_key(&fleet.config.fleet, id);
-    let journal = fleet_run(&clients, &fleet.config.fleet, id).await?;
+    let key = run_key(&fleet.runs.config.fleet, id);
+    let journal = fleet_run(&clients, &fleet.runs.config.fleet, id).await?;
     let record: Option<RunRecord> = match journal {
         Some(j) if matches!(j.run().status, RunStatus::Done) => {
             let not_done: Vec<&String> = j
@@ -117,28 +118,11 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
                 e.message = None;
             })
             .await?;
-            let outcome = resume_cluster(fleet, t, &clients, &previous).await?;
+            let outcome = resume_cluster(&fleet.runs, t, &clients, &previous).await?;
             finish_run(fleet, id, &clients, outcome).await?
         }
         None => {
-            let nodes = select::choose(&clients.reads, &t.nodes)
-                .await
-                .map_err(|e| UsageError(format!("cluster {id}: {e}")))?;
-            out.event(
-                id,
-                "",
-                "nodes",
-                &format!(
-                    "{}: {}",
-                    t.nodes.describe(),
-                    if nodes.is_empty() {
-                        "none".into()
-                    } else {
-                        nodes.join(", ")
-                    }
-                ),
-                Some(json!({"nodes": nodes})),
-            );
+            let nodes = choose_nodes(out, &clients, t).await?;
             if nodes.is_empty() {
                 set_state(fleet, id, |e| {
                     e.state = ClusterState::Done;
@@ -147,7 +131,7 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
                 .await?;
                 return Ok(());
             }
-            let verdict = precheck(fleet, t, &nodes).await?;
+            let verdict = precheck(&fleet.runs, t, &nodes).await?;
             if let Some(why) = verdict {
                 out.event(
                     id,
@@ -170,7 +154,7 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
                 e.message = None;
             })
             .await?;
-            let outcome = start_cluster(fleet, t, &nodes, &key).await?;
+            let outcome = start_cluster(&fleet.runs, t, &nodes, &key).await?;
             set_state(fleet, id, |e| e.run = Some(outcome.run_id.clone())).await?;
             finish_run(fleet, id, &clients, outcome).await?
         }
@@ -179,6 +163,30 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
         Some(record) => run_gate(fleet, t, &clients, &record).await,
         None => Ok(()),
     }
+}
+
+/// The cluster's nodes by its selection, reported; an empty list is an answer, not an error.
+pub(super) async fn choose_nodes(
+    out: &FleetOutput,
+    clients: &Clients,
+    t: &ClusterTarget,
+) -> anyhow::Result<Vec<String>> {
+    let nodes = select::choose(&clients.reads, &t.nodes)
+        .await
+        .map_err(|e| UsageError(format!("cluster {}: {e}", t.id)))?;
+    let listed = if nodes.is_empty() {
+        "none".to_owned()
+    } else {
+        nodes.join(", ")
+    };
+    out.event(
+        &t.id,
+        "",
+        "nodes",
+        &format!("{}: {listed}", t.nodes.describe()),
+        Some(json!({"nodes": nodes})),
+    );
+    Ok(nodes)
 }
 
 /// After a run: the cluster's line updated, and the run's record when it finished every node
@@ -209,7 +217,7 @@ pub(super) async fn finish_run(
     })
     .await?;
     if !finished {
-        fleet.out.event(
+        fleet.runs.out.event(
             id,
             "",
             "failed",
@@ -228,20 +236,20 @@ pub(super) async fn run_gate(
     record: &RunRecord,
 ) -> anyhow::Result<()> {
     let id = t.id.as_str();
-    let out = &fleet.out;
+    let out = &fleet.runs.out;
     let post = policies_from_record(&record.policies["post"])?;
     out.event(id, "", "gate", &format!(
             "health gate: post-checks ({}) over every workload and PDB, every node Ready and schedulable (up to {} s)",
             post.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-            fleet.config.gate.timeout
+            fleet.runs.config.gate.timeout
         ), None);
     let problems = gate::wait_healthy(
         &clients.reads,
-        &fleet.runtime,
+        &fleet.runs.runtime,
         &post,
         Some(id.to_owned()),
-        Duration::from_secs(fleet.config.gate.timeout),
-        Duration::from_secs(fleet.config.gate.interval),
+        Duration::from_secs(fleet.runs.config.gate.timeout),
+        Duration::from_secs(fleet.runs.config.gate.interval),
     )
     .await
     .with_context(|| format!("cluster {id}"))?;
@@ -271,7 +279,7 @@ pub(super) async fn run_gate(
             "gate-failed",
             &format!(
                 "health gate failed after {} s: {text}",
-                fleet.config.gate.timeout
+                fleet.runs.config.gate.timeout
             ),
             Some(json!({"problems": problems})),
         );
@@ -284,7 +292,7 @@ pub(super) async fn run_gate(
 }
 
 /// `run`'s flags at their defaults, pointed at one cluster with its journal in the cluster.
-pub(super) fn run_flags(fleet: &Fleet, t: &ClusterTarget) -> anyhow::Result<CommonRunArgs> {
+pub(super) fn run_flags(runs: &Runs, t: &ClusterTarget) -> anyhow::Result<CommonRunArgs> {
     let mut flags = RunDefaults::try_parse_from(["tke-recycle"])
         .context("cannot build the run's default flags")?
         .common;
@@ -296,18 +304,18 @@ pub(super) fn run_flags(fleet: &Fleet, t: &ClusterTarget) -> anyhow::Result<Comm
     flags.journal.journal_namespace = JOURNAL_NAMESPACE.into();
     // Events go to the fleet's sink; the run's own output is never shown.
     flags.output.format = Format::Json;
-    flags.yes = fleet.yes;
-    flags.engine = fleet.engine.clone();
+    flags.yes = runs.yes;
+    flags.engine = runs.engine.clone();
     Ok(flags)
 }
 
 pub(super) async fn prepared(
-    fleet: &Fleet,
+    runs: &Runs,
     t: &ClusterTarget,
     nodes: &[String],
     mode: RunMode,
 ) -> anyhow::Result<crate::cli::run_args::PreparedRun> {
-    let flags = run_flags(fleet, t)?;
+    let flags = run_flags(runs, t)?;
     let target = Target {
         mode,
         nodes,
@@ -318,12 +326,12 @@ pub(super) async fn prepared(
         keep_image_login: false,
         keep_data_disk: None,
         uncordon_after_drain: false,
-        config: Some(&fleet.config.recycle),
+        config: Some(&runs.config.recycle),
     };
     let mut p = flags.prepare(target, None).await?;
-    p.runtime = fleet.runtime.clone();
+    p.runtime = runs.runtime.clone();
     p.options.prompter = None;
-    p.options.cancel = fleet.interrupt.cancel_for_run();
+    p.options.cancel = runs.interrupt.cancel_for_run();
     Ok(p)
 }
 
@@ -341,14 +349,14 @@ pub(super) async fn execute(p: crate::cli::run_args::PreparedRun) -> anyhow::Res
 
 /// Plan the cluster's nodes; why it must be skipped, or `None` when every node may go.
 pub(super) async fn precheck(
-    fleet: &Fleet,
+    runs: &Runs,
     t: &ClusterTarget,
     nodes: &[String],
 ) -> anyhow::Result<Option<String>> {
-    let mut p = prepared(fleet, t, nodes, RunMode::Plan).await?;
+    let mut p = prepared(runs, t, nodes, RunMode::Plan).await?;
     let seen: Arc<std::sync::Mutex<Vec<RunEvent>>> = Arc::default();
     let keep = seen.clone();
-    let sink = fleet.out.sink(&t.id);
+    let sink = runs.out.sink(&t.id);
     p.options.events = Arc::new(move |e: &RunEvent| {
         if let Ok(mut v) = keep.lock() {
             v.push(e.clone());
@@ -372,7 +380,7 @@ pub(super) async fn precheck(
             reasons.join("; ")
         }));
     }
-    let yes = fleet.yes || fleet.config.recycle.yes;
+    let yes = runs.yes || runs.config.recycle.yes;
     let warned: Vec<String> = events
         .iter()
         .filter(|e| e.step == "plan" && !e.node.is_empty())
@@ -394,25 +402,25 @@ pub(super) async fn precheck(
 }
 
 pub(super) async fn start_cluster(
-    fleet: &Fleet,
+    runs: &Runs,
     t: &ClusterTarget,
     nodes: &[String],
     key: &str,
 ) -> anyhow::Result<RunOutcome> {
-    let mut p = prepared(fleet, t, nodes, RunMode::Recycle).await?;
-    p.options.events = fleet.out.sink(&t.id);
+    let mut p = prepared(runs, t, nodes, RunMode::Recycle).await?;
+    p.options.events = runs.out.sink(&t.id);
     p.options.run_key = Some(key.to_owned());
     execute(p).await
 }
 
 pub(super) async fn resume_cluster(
-    fleet: &Fleet,
+    runs: &Runs,
     t: &ClusterTarget,
     clients: &Clients,
     previous: &RunRecord,
 ) -> anyhow::Result<RunOutcome> {
     let progress = Progress::new(Format::Json, &[]);
-    let runbook = fleet
+    let runbook = runs
         .config
         .recycle
         .runbook
@@ -425,11 +433,11 @@ pub(super) async fn resume_cluster(
         t.context.clone(),
         &progress,
     )?;
-    options.events = fleet.out.sink(&t.id);
+    options.events = runs.out.sink(&t.id);
     options.prompter = None;
-    options.cancel = fleet.interrupt.cancel_for_run();
+    options.cancel = runs.interrupt.cancel_for_run();
     let cloud = t.cloud.client()?;
-    runner::execute(clients.clone(), Some(cloud), fleet.runtime.clone(), options)
+    runner::execute(clients.clone(), Some(cloud), runs.runtime.clone(), options)
         .await
         .map_err(|e| match e {
             runner::RunError::NotResumable(m) => UsageError(m).into(),

@@ -66,14 +66,44 @@ pub enum FleetAction {
     Resume,
 }
 
-/// What every cluster's task shares.
-struct Fleet {
+/// What every cluster's run is made from: the config, the output, the engine and its flags,
+/// `--yes`, and the interrupt that stops them all. `fleet plan` needs only this.
+struct Runs {
     config: FleetConfig,
     out: FleetOutput,
     runtime: Arc<Runtime>,
     engine: EngineArgs,
     yes: bool,
     interrupt: Interrupt,
+}
+
+impl Runs {
+    /// Start the engine for a fleet's runs.
+    fn new(
+        config: FleetConfig,
+        out: FleetOutput,
+        engine: EngineArgs,
+        yes: bool,
+    ) -> anyhow::Result<Self> {
+        let runtime = Arc::new(
+            engine
+                .runtime()
+                .context("cannot start the WebAssembly engine")?,
+        );
+        Ok(Self {
+            config,
+            out,
+            runtime,
+            engine,
+            yes,
+            interrupt: Interrupt::default(),
+        })
+    }
+}
+
+/// A running fleet: its runs and the record they update.
+struct Fleet {
+    runs: Runs,
     book: Mutex<Book>,
 }
 

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -11,7 +10,7 @@ use super::book::open_book;
 use super::cluster::do_cluster;
 use super::config::{ClusterTarget, FleetConfig};
 use super::output::FleetOutput;
-use super::{Fleet, Interrupt, target};
+use super::{Fleet, Runs, target};
 use crate::cli::args::{EngineArgs, Format, UsageError};
 use crate::cli::{EXIT_DENY, EXIT_FAILED, EXIT_OK};
 use crate::fleet::record::ClusterState;
@@ -33,18 +32,8 @@ pub(super) async fn run(
         ))
         .into());
     }
-    let runtime = Arc::new(
-        engine
-            .runtime()
-            .context("cannot start the WebAssembly engine")?,
-    );
     let fleet = Arc::new(Fleet {
-        config,
-        out: out.clone(),
-        runtime,
-        engine,
-        yes,
-        interrupt: Interrupt::default(),
+        runs: Runs::new(config, out.clone(), engine, yes)?,
         book: Mutex::new(book),
     });
     {
@@ -56,7 +45,7 @@ pub(super) async fn run(
                 "resume",
                 &format!(
                     "fleet {} stopped earlier ({why}); going on",
-                    fleet.config.fleet
+                    fleet.runs.config.fleet
                 ),
                 None,
             );
@@ -72,7 +61,7 @@ pub(super) async fn run(
             "fleet",
             &format!(
                 "fleet {}: {} clusters in {n} batches of up to {} ({where_})",
-                fleet.config.fleet,
+                fleet.runs.config.fleet,
                 book.record.clusters.len(),
                 book.record.batch_size
             ),
@@ -83,7 +72,7 @@ pub(super) async fn run(
     let for_signal = fleet.clone();
     let signal = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            for_signal.out.event(
+            for_signal.runs.out.event(
                 "",
                 "",
                 "interrupted",
@@ -91,6 +80,7 @@ pub(super) async fn run(
                 None,
             );
             for_signal
+                .runs
                 .interrupt
                 .interrupt("interrupted by the operator (Ctrl-C)");
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -107,7 +97,7 @@ pub(super) async fn run_batches(
     fleet: &Arc<Fleet>,
     targets: &[ClusterTarget],
 ) -> anyhow::Result<u8> {
-    let out = &fleet.out;
+    let out = &fleet.runs.out;
     loop {
         let (index, total, clusters) = {
             let book = fleet.book.lock().await;
@@ -156,7 +146,7 @@ pub(super) async fn run_batches(
                 })
             })
             .collect();
-        let interrupted = fleet.interrupt.reason();
+        let interrupted = fleet.runs.interrupt.reason();
         if !stoppers.is_empty() || interrupted.is_some() {
             let mut why = format!(
                 "batch {} did not finish: {}",
@@ -176,7 +166,7 @@ pub(super) async fn run_batches(
                 "",
                 "",
                 "end",
-                &format!("fleet {} stopped before the next batch: {why}; fix it, then `tke-recycle fleet resume --config ...`", fleet.config.fleet),
+                &format!("fleet {} stopped before the next batch: {why}; fix it, then `tke-recycle fleet resume --config ...`", fleet.runs.config.fleet),
                 Some(json!({"status": "stopped", "exit_code": EXIT_FAILED, "clusters": book.record.clusters})),
             );
             return Ok(EXIT_FAILED);
@@ -196,7 +186,7 @@ pub(super) async fn run_batches(
     } else {
         EXIT_DENY
     };
-    let mut message = format!("fleet {} is done", fleet.config.fleet);
+    let mut message = format!("fleet {} is done", fleet.runs.config.fleet);
     if !skipped.is_empty() {
         message.push_str(&format!(
             "; skipped (pre-checks did not pass, nothing changed): {}",

@@ -1,21 +1,15 @@
 //! `fleet plan` and `fleet status`: what a fleet would do, and where it stands.
 
-use std::sync::Arc;
-
-use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
-use tokio::sync::Mutex;
 
-use super::book::{Book, open_book};
-use super::cluster::precheck;
+use super::book::open_book;
+use super::cluster::{choose_nodes, precheck};
 use super::config::FleetConfig;
 use super::output::FleetOutput;
-use super::{Fleet, Interrupt, connect, target};
-use crate::cli::args::{EngineArgs, Format, UsageError};
+use super::{Runs, connect, target};
+use crate::cli::args::{EngineArgs, Format};
 use crate::cli::{EXIT_DENY, EXIT_FAILED, EXIT_OK};
-use crate::fleet::record::FleetRecord;
-use crate::fleet::select;
 use crate::k8s::api_error;
 
 pub(super) async fn plan(
@@ -41,23 +35,7 @@ pub(super) async fn plan(
         ),
         Some(json!({"batches": batches})),
     );
-    let runtime = Arc::new(
-        engine
-            .runtime()
-            .context("cannot start the WebAssembly engine")?,
-    );
-    let fleet = Fleet {
-        config,
-        out: out.clone(),
-        runtime,
-        engine,
-        yes,
-        interrupt: Interrupt::default(),
-        book: Mutex::new(Book {
-            record: FleetRecord::new("plan", &ids, 1),
-            store: None,
-        }),
-    };
+    let runs = Runs::new(config, out.clone(), engine, yes)?;
     let mut code = EXIT_OK;
     for (i, batch) in batches.iter().enumerate() {
         out.event(
@@ -71,28 +49,11 @@ pub(super) async fn plan(
             let t = target(&targets, id)?;
             let result = async {
                 let clients = connect(t).await?;
-                let nodes = select::choose(&clients.reads, &t.nodes)
-                    .await
-                    .map_err(|e| UsageError(format!("cluster {id}: {e}")))?;
-                out.event(
-                    id,
-                    "",
-                    "nodes",
-                    &format!(
-                        "{}: {}",
-                        t.nodes.describe(),
-                        if nodes.is_empty() {
-                            "none".into()
-                        } else {
-                            nodes.join(", ")
-                        }
-                    ),
-                    Some(json!({"nodes": nodes})),
-                );
+                let nodes = choose_nodes(&runs.out, &clients, t).await?;
                 if nodes.is_empty() {
                     return Ok::<_, anyhow::Error>(None);
                 }
-                precheck(&fleet, t, &nodes).await
+                precheck(&runs, t, &nodes).await
             }
             .await;
             match result {
