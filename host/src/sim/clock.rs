@@ -36,15 +36,7 @@ impl Clock {
 
     /// The simulated calendar of this clock.
     pub fn calendar(&self) -> Calendar {
-        Calendar {
-            origin: self.start_wall,
-            speed: self.speed,
-        }
-    }
-
-    /// The simulated date now: the wall time at start plus the simulated time elapsed.
-    pub fn sim_wall(&self) -> jiff::Timestamp {
-        self.calendar().at(self.now())
+        Calendar::new(self.start_wall, self.speed)
     }
 
     /// How many simulated seconds pass per real second.
