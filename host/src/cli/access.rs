@@ -42,7 +42,7 @@ impl KubeArgs {
 /// Tencent Cloud credentials, region and endpoints. The flags override the environment
 /// variables the official SDKs read; prefer the environment for the secret key (flags show up in
 /// `ps`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CloudArgs {
     /// SecretId (default: $TENCENTCLOUD_SECRET_ID).
     #[arg(long, value_name = "ID")]

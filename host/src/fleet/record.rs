@@ -221,15 +221,6 @@ impl FleetRecord {
         }
         self.updated_at = now;
     }
-
-    /// How many clusters are in each state, in a stable order.
-    pub fn counts(&self) -> BTreeMap<String, usize> {
-        let mut out = BTreeMap::new();
-        for e in self.clusters.values() {
-            *out.entry(e.state.to_string()).or_insert(0) += 1;
-        }
-        out
-    }
 }
 
 /// Reading or writing the record failed.

@@ -54,13 +54,20 @@ pub(super) async fn fleet_run(
     Ok(Some(journal))
 }
 
-pub(super) fn nodes_done(journal: &Journal) -> usize {
+/// The run's nodes whose last step is not `done`, in order.
+pub(super) fn nodes_not_done(journal: &Journal) -> Vec<&str> {
     journal
         .run()
         .nodes
         .iter()
-        .filter(|n| journal.get(&format!("node/{n}/step")) == Some("done"))
-        .count()
+        .filter(|n| journal.get(&format!("node/{n}/step")) != Some("done"))
+        .map(String::as_str)
+        .collect()
+}
+
+/// How many of the run's nodes are done.
+pub(super) fn nodes_done(journal: &Journal) -> usize {
+    journal.run().nodes.len() - nodes_not_done(journal).len()
 }
 
 /// Bring one cluster's line up to date with its journal: the journal is the truth of a run;
@@ -84,12 +91,13 @@ pub(super) fn merge_journal(record: &mut FleetRecord, cluster_id: &str, journal:
     });
 }
 
-/// The record, read from its ConfigMap or made anew, with every cluster's journal merged in.
-/// `Ok(None)` from `existing_only` when the fleet has neither a record nor any run.
+/// The record, read from its ConfigMap or made anew, with every cluster's journal merged in;
+/// and whether the fleet was started before (a record or a run of it exists). A cluster that
+/// cannot be read is reported and keeps its recorded line.
 pub(super) async fn open_book(
     config: &FleetConfig,
     targets: &[ClusterTarget],
-    out: Option<&FleetOutput>,
+    out: &FleetOutput,
 ) -> anyhow::Result<(Book, bool)> {
     let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
     let mut store = None;
@@ -143,17 +151,13 @@ pub(super) async fn open_book(
                 found_any |= j.is_some();
                 merge_journal(&mut record, &t.id, j.as_ref());
             }
-            Err(e) => {
-                if let Some(out) = out {
-                    out.event(
-                        &t.id,
-                        "",
-                        "unreachable",
-                        &api_error::render(e.as_ref()),
-                        None,
-                    );
-                }
-            }
+            Err(e) => out.event(
+                &t.id,
+                "",
+                "unreachable",
+                &api_error::render(e.as_ref()),
+                None,
+            ),
         }
     }
     Ok((Book { record, store }, found_any))

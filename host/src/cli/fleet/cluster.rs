@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use serde_json::json;
 
-use super::book::{fleet_run, nodes_done};
+use super::book::{fleet_run, nodes_done, nodes_not_done};
 use super::config::ClusterTarget;
 use super::output::FleetOutput;
 use super::{Fleet, JOURNAL_NAMESPACE, Runs, connect, journal_backend};
@@ -77,23 +77,19 @@ pub(super) async fn cluster_steps(fleet: &Arc<Fleet>, t: &ClusterTarget) -> anyh
     let id = t.id.as_str();
     let clients = connect(t).await?;
     let key = run_key(&fleet.runs.config.fleet, id);
+    // Read again now rather than trusting what the record was opened with: a later batch starts
+    // long after, and the journal is the truth of the cluster's run.
     let journal = fleet_run(&clients, &fleet.runs.config.fleet, id).await?;
     let record: Option<RunRecord> = match journal {
         Some(j) if matches!(j.run().status, RunStatus::Done) => {
-            let not_done: Vec<&String> = j
-                .run()
-                .nodes
-                .iter()
-                .filter(|n| j.get(&format!("node/{n}/step")) != Some("done"))
-                .collect();
+            let not_done = nodes_not_done(&j);
             let mut message = format!("run {} is done", j.run().run_id);
             if !not_done.is_empty() {
                 // A run that skipped a blocked node (onBlocked: skip) is done; the operator who
                 // resumes the fleet goes on without those nodes, and is told which they are.
-                let names: Vec<&str> = not_done.iter().map(|n| n.as_str()).collect();
                 message.push_str(&format!(
                     "; not recycled by it: {} (recycle them with `tke-recycle run`)",
-                    names.join(", ")
+                    not_done.join(", ")
                 ));
             }
             out.event(id, "", "recycled", &message, None);

@@ -362,6 +362,8 @@ impl FleetConfig {
                 ))
             })?;
             found.sort_by(|a, b| a.cluster_id.cmp(&b.cluster_id));
+            let nodes = self.selection(d.nodes.as_ref()).map_err(UsageError)?;
+            let kubeconfig = d.kubeconfig.clone().or_else(|| self.kubeconfig.clone());
             for cluster in found {
                 if out.iter().any(|t| t.id == cluster.cluster_id) {
                     continue;
@@ -372,9 +374,9 @@ impl FleetConfig {
                         .as_ref()
                         .map(|t| t.replace("{cluster}", &cluster.cluster_id)),
                     id: cluster.cluster_id,
-                    cloud: self.cloud(d.account.as_deref(), d.region.as_deref())?,
-                    kubeconfig: d.kubeconfig.clone().or_else(|| self.kubeconfig.clone()),
-                    nodes: self.selection(d.nodes.as_ref()).map_err(UsageError)?,
+                    cloud: cloud.clone(),
+                    kubeconfig: kubeconfig.clone(),
+                    nodes: nodes.clone(),
                 });
             }
         }

@@ -24,7 +24,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<u8> {
     let out = FleetOutput::new(format);
     let targets = config.targets().await?;
-    let (book, found_any) = open_book(&config, &targets, Some(&out)).await?;
+    let (book, found_any) = open_book(&config, &targets, &out).await?;
     if resume && !found_any {
         return Err(UsageError(format!(
             "fleet {} has no record and no run in its clusters: there is nothing to resume; start it with `tke-recycle fleet --config ...`",
@@ -146,32 +146,28 @@ pub(super) async fn run_batches(
                 })
             })
             .collect();
-        let interrupted = fleet.runs.interrupt.reason();
-        if !stoppers.is_empty() || interrupted.is_some() {
-            let mut why = format!(
+        let why = if !stoppers.is_empty() {
+            format!(
                 "batch {} did not finish: {}",
                 index + 1,
                 stoppers.join("; ")
-            );
-            if stoppers.is_empty() {
-                why = format!(
-                    "after batch {}: {}",
-                    index + 1,
-                    interrupted.unwrap_or_default()
-                );
-            }
-            book.record.stopped = Some(why.clone());
+            )
+        } else if let Some(reason) = fleet.runs.interrupt.reason() {
+            format!("after batch {}: {reason}", index + 1)
+        } else {
             book.save().await?;
-            out.event(
-                "",
-                "",
-                "end",
-                &format!("fleet {} stopped before the next batch: {why}; fix it, then `tke-recycle fleet resume --config ...`", fleet.runs.config.fleet),
-                Some(json!({"status": "stopped", "exit_code": EXIT_FAILED, "clusters": book.record.clusters})),
-            );
-            return Ok(EXIT_FAILED);
-        }
+            continue;
+        };
+        book.record.stopped = Some(why.clone());
         book.save().await?;
+        out.event(
+            "",
+            "",
+            "end",
+            &format!("fleet {} stopped before the next batch: {why}; fix it, then `tke-recycle fleet resume --config ...`", fleet.runs.config.fleet),
+            Some(json!({"status": "stopped", "exit_code": EXIT_FAILED, "clusters": book.record.clusters})),
+        );
+        return Ok(EXIT_FAILED);
     }
     let book = fleet.book.lock().await;
     let skipped: Vec<&String> = book

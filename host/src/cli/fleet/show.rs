@@ -75,7 +75,7 @@ pub(super) async fn plan(
 pub(super) async fn status(config: &FleetConfig, format: Format) -> anyhow::Result<u8> {
     let targets = config.targets().await?;
     let out = FleetOutput::new(format);
-    let (book, found_any) = open_book(config, &targets, Some(&out)).await?;
+    let (book, found_any) = open_book(config, &targets, &out).await?;
     let r = &book.record;
     let source = match (&book.store, found_any) {
         (Some(s), _) => format!("record {}", s.location()),
